@@ -1,0 +1,43 @@
+"""cleanlist-pipeline: a Dagster connector for Cleanlist lead lists.
+
+Importing the package is cheap: it imports neither Dagster nor httpx. Public names are loaded on
+first access, so ``from cleanlist_pipeline import CleanlistClient`` pulls in only the HTTP client.
+
+>>> from cleanlist_pipeline import CleanlistClient  # doctest: +SKIP
+>>> with CleanlistClient(api_key="clapi_…") as client:  # doctest: +SKIP
+...     print(client.whoami().organization_name)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "CleanlistClient": "cleanlist_pipeline.api.client",
+    "RetryPolicy": "cleanlist_pipeline.api.retry",
+    "RateLimitConfig": "cleanlist_pipeline.api.ratelimit",
+    "CleanlistError": "cleanlist_pipeline.api.errors",
+    "APIError": "cleanlist_pipeline.api.errors",
+    "CleanlistResource": "cleanlist_pipeline.defs.resources",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cleanlist_pipeline.api.client import CleanlistClient
+    from cleanlist_pipeline.api.errors import APIError, CleanlistError
+    from cleanlist_pipeline.api.ratelimit import RateLimitConfig
+    from cleanlist_pipeline.api.retry import RetryPolicy
+    from cleanlist_pipeline.defs.resources import CleanlistResource
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cleanlist_pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
