@@ -1,1 +1,228 @@
-"""pytest fixtures that start a real Cleanlist sandbox process (registered as a pytest11 plugin)."""
+"""pytest fixtures that start a real Cleanlist sandbox process (registered as a pytest11 plugin).
+
+``cleanlist_sandbox_process`` (session): one ``python -m cleanlist_pipeline.sandbox.cli serve``
+process in its own process group, rate limits off, enrichment taking 2 s; stopped by PID at the
+end of the session. ``cleanlist_sandbox`` (function): the same process with fresh state (faults
+cleared, default settings, ``POST /_sandbox/reset``), as a :class:`SandboxHandle`.
+
+Tests that need another configuration start their own process::
+
+    with start_sandbox_process(rpm_key=2, rpm_org=0) as proc:
+        handle = SandboxHandle(proc.origin, proc.key)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+FIXTURE_SETTINGS: dict[str, Any] = {
+    "rpm_key": 0, "rpm_org": 0, "enrich_seconds": 2.0, "credits": 100_000,
+    "cohort_ttl_seconds": 3600, "fail_next_workflow": False,
+}
+
+
+@dataclass
+class SandboxProcess:
+    """A running sandbox subprocess."""
+
+    origin: str
+    key: str
+    db_path: str
+    proc: subprocess.Popen[bytes]
+    stderr_path: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        """Process id (also its process-group id)."""
+        return self.proc.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the process group, SIGKILL if it lingers."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout)
+
+
+def _read_lines(stream: Any, n: int, timeout: float) -> list[str]:
+    out: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for _ in range(n):
+            line = stream.readline()
+            if not line:
+                break
+            out.put(line.decode().strip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    lines = []
+    for _ in range(n):
+        try:
+            lines.append(out.get(timeout=timeout))
+        except queue.Empty:
+            break
+    return lines
+
+
+@contextmanager
+def start_sandbox_process(*, db: str | Path | None = None, rpm_key: int = 0, rpm_org: int = 0,
+                          enrich_seconds: float = 2.0, credits: int | None = None,
+                          keys: Sequence[str] | None = None, timeout: float = 30.0,
+                          ) -> Iterator[SandboxProcess]:
+    """Run ``cleanlist-sandbox serve --port 0`` as a subprocess for the ``with`` block.
+
+    ``keys`` are ``KEY:SCOPES[@USER]`` strings (``--key``); without them the generated all-scope
+    key is used. ``db`` defaults to a fresh temp file.
+    """
+    tmpdir = tempfile.mkdtemp(prefix="cleanlist-sandbox-")
+    db_path = str(db) if db is not None else os.path.join(tmpdir, "sandbox.sqlite")
+    cmd = [sys.executable, "-m", "cleanlist_pipeline.sandbox.cli", "serve", "--port", "0",
+           "--db", db_path, "--rpm-key", str(rpm_key), "--rpm-org", str(rpm_org),
+           "--enrich-seconds", str(enrich_seconds)]
+    if credits is not None:
+        cmd += ["--credits", str(credits)]
+    for k in keys or ():
+        cmd += ["--key", k]
+    stderr_path = os.path.join(tmpdir, "stderr.log")
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
+                                start_new_session=True)
+    handle: SandboxProcess | None = None
+    try:
+        lines = _read_lines(proc.stdout, 1 if keys else 2, timeout)
+        if len(lines) < (1 if keys else 2):
+            raise RuntimeError(f"sandbox did not start: {Path(stderr_path).read_text()[-2000:]}")
+        key = keys[0].partition(":")[0] if keys else lines[1]
+        handle = SandboxProcess(origin=lines[0], key=key, db_path=db_path, proc=proc,
+                                stderr_path=stderr_path,
+                                options={"rpm_key": rpm_key, "rpm_org": rpm_org,
+                                         "enrich_seconds": enrich_seconds})
+        yield handle
+    finally:
+        if handle is not None:
+            handle.stop()
+        elif proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+class SandboxHandle:
+    """What a test needs from a running sandbox: URLs, key, and admin calls."""
+
+    def __init__(self, origin: str, key: str) -> None:
+        self.origin = origin
+        self.v1 = origin + "/api/v1/public"
+        self.v2 = origin + "/api/v2"
+        self.key = key
+        self.admin = httpx.Client(base_url=origin + "/_sandbox", timeout=120.0)
+
+    def _ok(self, r: httpx.Response) -> Any:
+        r.raise_for_status()
+        return r.json()
+
+    def client(self, prefix: str = "v2", key: str | None = None) -> httpx.Client:
+        """An httpx client for ``v1`` or ``v2`` with a Bearer key (caller closes it)."""
+        base = self.v1 if prefix == "v1" else self.v2
+        return httpx.Client(base_url=base, timeout=60.0,
+                            headers={"Authorization": f"Bearer {key or self.key}"})
+
+    def ledger(self) -> dict[str, Any]:
+        """``GET /_sandbox/ledger``."""
+        return self._ok(self.admin.get("/ledger"))
+
+    def imports(self, list_id: str | None = None) -> list[dict[str, Any]]:
+        """``GET /_sandbox/imports`` (executed and replayed csv-imports in order)."""
+        params = {"list_id": list_id} if list_id else None
+        return self._ok(self.admin.get("/imports", params=params))["imports"]
+
+    def seed_info(self) -> dict[str, Any]:
+        """Ids of the seeded world: org, users, folder, lists by name."""
+        return self._ok(self.admin.get("/seed-info"))
+
+    def add_key(self, scopes: Sequence[str] = ("*",), user: str | None = None,
+                org: str | None = None) -> str:
+        """Register a new random key with ``scopes``; returns the key."""
+        import secrets
+
+        key = "clapi_test_" + secrets.token_urlsafe(24)
+        body: dict[str, Any] = {"key": key, "scopes": list(scopes)}
+        if user:
+            body["user"] = user
+        if org:
+            body["org"] = org
+        self._ok(self.admin.post("/keys", json=body))
+        return key
+
+    def set_faults(self, rules: list[dict[str, Any]], seed: int = 1) -> None:
+        """Install fault rules (see docs/internals.md §1)."""
+        self._ok(self.admin.post("/faults", json={"seed": seed, "rules": rules}))
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self._ok(self.admin.delete("/faults"))
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox clock forward; returns the new ``now``."""
+        return float(self._ok(self.admin.post("/clock", json={"advance_seconds": seconds}))["now"])
+
+    def settings(self, **kw: Any) -> dict[str, Any]:
+        """Change settings (rpm_key, rpm_org, enrich_seconds, credits, cohort_ttl_seconds,
+        fail_next_workflow); returns the current ones."""
+        return self._ok(self.admin.post("/settings", json=kw))
+
+    def seed_list(self, name: str, leads: int, enriched_fraction: float = 0.0) -> str:
+        """Create a list of ``leads`` synthetic leads owned by the default user."""
+        body = {"name": name, "leads": leads, "enriched_fraction": enriched_fraction}
+        return str(self._ok(self.admin.post("/seed-list", json=body))["list_id"])
+
+    def reset(self) -> None:
+        """Wipe and re-seed state (keys and settings stay)."""
+        self._ok(self.admin.post("/reset", json={}))
+
+    def close(self) -> None:
+        """Close the admin client."""
+        self.admin.close()
+
+
+@pytest.fixture(scope="session")
+def cleanlist_sandbox_process() -> Iterator[SandboxProcess]:
+    """One sandbox process for the whole session (rate limits off, enrich 2 s)."""
+    with start_sandbox_process(rpm_key=0, rpm_org=0, enrich_seconds=2.0) as proc:
+        yield proc
+
+
+@pytest.fixture
+def cleanlist_sandbox(cleanlist_sandbox_process: SandboxProcess) -> Iterator[SandboxHandle]:
+    """The session's sandbox with fresh state: faults cleared, default settings, reset."""
+    handle = SandboxHandle(cleanlist_sandbox_process.origin, cleanlist_sandbox_process.key)
+    try:
+        handle.clear_faults()
+        handle.settings(**FIXTURE_SETTINGS)
+        handle.reset()
+        yield handle
+    finally:
+        handle.close()

@@ -1,0 +1,262 @@
+"""The ``leads_snapshot`` asset (one partition per list) and the IO manager that loads it.
+
+The asset pages through ``GET /lead-lists/{id}/leads`` and streams every page into one Parquet file
+per list and UTC day (``<root>/leads/list_id=<id>/snapshot_date=<day>/leads.parquet``) through the
+storage layer, which writes atomically and replaces a same-day file. A prefetch thread fetches the
+next page while the current one is converted and written: the API is remote, so its latency hides
+most of the writer's work.
+
+Downstream assets get the newest snapshot of a list as a pandas ``DataFrame`` or a pyarrow
+``Table``, chosen by the input's type annotation::
+
+    @dg.asset
+    def icp_scores(leads_snapshot: pd.DataFrame) -> pd.DataFrame: ...
+"""
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import dagster as dg
+import pyarrow as pa
+
+from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.storage import (
+    SnapshotResult,
+    latest_snapshot,
+    read_snapshot,
+    write_leads_snapshot,
+)
+
+LISTS_PARTITIONS = dg.DynamicPartitionsDefinition(name="cleanlist_lists")
+LEADS_SNAPSHOT_KEY = dg.AssetKey("leads_snapshot")
+SNAPSHOT_IO_MANAGER_KEY = "cleanlist_snapshot_io_manager"
+ROW_COUNT_CHECK = "row_count_matches_list"
+PAGE_SIZE = 500  # the documented maximum of GET /lead-lists/{id}/leads
+
+T = TypeVar("T")
+
+
+class SnapshotConfig(dg.Config):
+    """Run config of ``leads_snapshot``."""
+
+    retention_days: int | None = None
+    """Keep only the newest N daily snapshots of the list (``None``: keep all)."""
+
+
+def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, up to ``depth`` items ahead of the consumer.
+
+    Exceptions raised by the producer are re-raised in the consumer at the point they happened.
+    When the consumer stops early, the producer stops after its current item.
+
+    >>> list(prefetch(iter(range(3))))
+    [0, 1, 2]
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            slots.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="cleanlist-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def _lead_pages(client: Any, list_id: str) -> Iterator[list[Any]]:
+    for page in client.iter_lead_pages(list_id, page_size=PAGE_SIZE):
+        yield list(page.leads)
+
+
+def table_schema_metadata(pairs: Iterable[tuple[str, str]]) -> dg.TableSchema:
+    """Dagster ``TableSchema`` from ``(name, type)`` pairs (for ``dagster/column_schema``)."""
+    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in pairs])
+
+
+def _preview_markdown(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(empty list)"
+    columns = list(rows[0])
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    for row in rows:
+        cells = ("" if row.get(c) is None else str(row.get(c)).replace("|", "/") for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def snapshot_metadata(result: Any, embedded: bool) -> dict[str, Any]:
+    """Materialization metadata for a storage ``SnapshotResult`` (no personal data unmasked)."""
+    return {
+        "dagster/row_count": dg.MetadataValue.int(result.rows),
+        "dagster/column_schema": table_schema_metadata(result.column_schema),
+        "path": dg.MetadataValue.path(result.path),
+        "file_size_bytes": dg.MetadataValue.int(result.bytes),
+        "duplicates_dropped": dg.MetadataValue.int(result.duplicates_dropped),
+        "email_coverage_pct": dg.MetadataValue.float(round(100.0 * result.email_coverage, 2)),
+        "phone_coverage_pct": dg.MetadataValue.float(round(100.0 * result.phone_coverage, 2)),
+        "provider_counts": dg.MetadataValue.json(dict(result.provider_counts)),
+        "preview (masked)": dg.MetadataValue.md(_preview_markdown(list(result.preview))),
+        "api": dg.MetadataValue.text("embedded sandbox" if embedded else "Cleanlist API"),
+    }
+
+
+def snapshot_to_parquet(
+    client: Any,
+    list_id: str,
+    data_dir: str,
+    *,
+    retention_days: int | None = None,
+    snapshot_at: datetime | None = None,
+) -> tuple[SnapshotResult, int]:
+    """Page every lead of ``list_id`` into today's Parquet file; ``(result, list lead_count)``.
+
+    Pages are fetched one ahead by a prefetch thread. The returned count is the list's
+    ``lead_count`` before paging, or after paging when that one matches what was written (the
+    list changed meanwhile), so a mismatch means the snapshot and the list disagree.
+    """
+    expected = client.get_list(list_id).lead_count
+    result = write_leads_snapshot(
+        prefetch(_lead_pages(client, list_id)),
+        data_dir,
+        list_id,
+        snapshot_at or datetime.now(UTC),
+        retention_days=retention_days,
+    )
+    if result.rows != expected:
+        expected_after = client.get_list(list_id).lead_count
+        expected = expected_after if result.rows == expected_after else expected
+    return result, expected
+
+
+def build_snapshot_asset(data_dir: str, embedded: bool) -> dg.AssetsDefinition:
+    """``leads_snapshot``: page a list's leads into Parquet; check the count against the list."""
+
+    @dg.asset(
+        key=LEADS_SNAPSHOT_KEY,
+        partitions_def=LISTS_PARTITIONS,
+        io_manager_key=SNAPSHOT_IO_MANAGER_KEY,
+        group_name="cleanlist",
+        kinds={"parquet"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                ROW_COUNT_CHECK,
+                asset=LEADS_SNAPSHOT_KEY,
+                description="Rows written (deduplicated by lead_id) equal the list's lead_count.",
+            )
+        ],
+        description=(
+            "Every lead of one Cleanlist list (partition = list_id), paged at 500 per request "
+            "and written to <data_dir>/leads/list_id=<id>/snapshot_date=<day>/leads.parquet."
+        ),
+    )
+    def leads_snapshot(
+        context: dg.AssetExecutionContext, config: SnapshotConfig, cleanlist: CleanlistResource
+    ) -> dg.MaterializeResult:
+        list_id = context.partition_key
+        with cleanlist.get_client() as client:
+            result, expected = snapshot_to_parquet(
+                client, list_id, data_dir, retention_days=config.retention_days
+            )
+        context.log.info(
+            f"list {list_id}: {result.rows} leads written to {result.path} "
+            f"({result.duplicates_dropped} duplicate lead_id rows dropped)"
+        )
+        check = dg.AssetCheckResult(
+            check_name=ROW_COUNT_CHECK,
+            passed=result.rows == expected,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "list_lead_count": expected,
+                "rows_written": result.rows,
+                "duplicates_dropped": result.duplicates_dropped,
+            },
+            description=(
+                None
+                if result.rows == expected
+                else f"snapshot holds {result.rows} leads but the list reports {expected}"
+            ),
+        )
+        return dg.MaterializeResult(
+            metadata=snapshot_metadata(result, embedded), check_results=[check]
+        )
+
+    return leads_snapshot
+
+
+def _with_list_id(table: pa.Table, list_id: str, several: bool) -> pa.Table:
+    # The list id lives in the folder name (hive partition), not in the file; when several lists
+    # are concatenated, a column keeps the rows attributable.
+    if not several or "list_id" in table.column_names:
+        return table
+    return table.append_column("list_id", pa.array([list_id] * table.num_rows, pa.string()))
+
+
+def _wants_pandas(typing_type: Any) -> bool:
+    return typing_type is not pa.Table
+
+
+class LeadsSnapshotIOManager(dg.ConfigurableIOManager):
+    """Loads the newest snapshot of each requested list; the asset itself writes the files.
+
+    The input's annotation picks the type: ``pa.Table`` gives a pyarrow Table, anything else
+    (``pd.DataFrame``, no annotation) a pandas DataFrame. A downstream asset that is not
+    partitioned by list receives every list's newest snapshot, concatenated.
+    """
+
+    data_dir: str
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is not None:
+            raise dg.Failure(
+                "leads_snapshot writes its own Parquet files; return a MaterializeResult, "
+                f"not {type(obj).__name__}"
+            )
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        if context.has_asset_partitions:
+            list_ids = list(context.asset_partition_keys)
+        else:
+            list_ids = list(context.instance.get_dynamic_partitions(LISTS_PARTITIONS.name))
+        tables: list[pa.Table] = []
+        for list_id in list_ids:
+            path = latest_snapshot(self.data_dir, list_id)
+            if path is None:
+                raise dg.Failure(
+                    f"no snapshot of list {list_id} under {self.data_dir}: materialize "
+                    f"leads_snapshot for partition {list_id} first"
+                )
+            tables.append(_with_list_id(read_snapshot(path), list_id, len(list_ids) > 1))
+        if not tables:
+            raise dg.Failure("no list partitions to load: materialize leads_snapshot first")
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        if _wants_pandas(context.dagster_type.typing_type):
+            return table.to_pandas()
+        return table

@@ -1,0 +1,307 @@
+"""Packing records into API-sized chunks, and the chunk manifest that import steps receive.
+
+A chunk is the header line plus whole records, byte-identical to the (UTF-8) source, each ending
+in a newline. It is packed greedily in file order up to ``max_bytes`` (header included) and
+``max_rows``; greedy is optimal for contiguous chunks, so the count stays within one chunk per
+"largest record" of slack of the lower bound. Steps get a :class:`ChunkSpec` (ranges + sha256),
+never the bytes: :func:`read_chunk` re-reads them and refuses a file that changed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cleanlist_pipeline.ingest.encoding import to_utf8
+from cleanlist_pipeline.ingest.errors import DropChangedError, IngestError
+from cleanlist_pipeline.ingest.reader import Batch
+from cleanlist_pipeline.ingest.records import IN_QUOTED, START_FIELD, csv_state
+
+if TYPE_CHECKING:
+    from cleanlist_pipeline.ingest.plan import ImportPlan
+
+API_MAX_BYTES = 150_000
+DEFAULT_MARGIN = 2_000
+DEFAULT_MAX_BYTES = API_MAX_BYTES - DEFAULT_MARGIN
+API_MAX_ROWS = 600
+
+
+def _runs(values: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge touching half-open ranges."""
+    out: list[tuple[int, int]] = []
+    for s, e in values:
+        if out and out[-1][1] == s:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One upload: which source bytes, which records, and the sha256 of the bytes to send.
+
+    ``record_ranges`` are inclusive ``(first, last)`` CSV record numbers (header = 1);
+    ``record_numbers`` expands them. The server numbers a chunk's rows from 2 (its own header is
+    row 1); :meth:`source_record` maps such a row back to the source record.
+    """
+
+    index: int
+    byte_ranges: list[tuple[int, int]]
+    record_ranges: list[tuple[int, int]]
+    rows: int
+    size: int
+    sha256: str
+    part: str = ""  # "a"/"b"… after a split for a 413
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}{self.part}"
+
+    @property
+    def record_numbers(self) -> list[int]:
+        return [n for a, b in self.record_ranges for n in range(a, b + 1)]
+
+    @property
+    def excluded_records(self) -> list[int]:
+        """Records between this chunk's first and last one that it does not carry."""
+        return [n for (_, b), (a, _) in zip(self.record_ranges, self.record_ranges[1:],
+                                            strict=False) for n in range(b + 1, a)]
+
+    def source_record(self, server_row: int) -> int:
+        """Source record number of the chunk's row ``server_row`` (header = 1, first data = 2).
+
+        >>> ChunkSpec(0, [(0, 9)], [(5, 6), (9, 9)], 3, 9, "").source_record(4)
+        9
+        """
+        k = server_row - 2
+        if not 0 <= k < self.rows:
+            raise ValueError(f"chunk {self.label} has rows 2..{self.rows + 1}, not {server_row}")
+        counts = self._cumulative()
+        j = bisect.bisect_right(counts, k)
+        before = counts[j - 1] if j else 0
+        return self.record_ranges[j][0] + (k - before)
+
+    def source_records(self, server_rows: Iterable[int]) -> list[int]:
+        return [self.source_record(r) for r in server_rows]
+
+    def _cumulative(self) -> list[int]:
+        total, out = 0, []
+        for a, b in self.record_ranges:
+            total += b - a + 1
+            out.append(total)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "part": self.part, "byte_ranges": self.byte_ranges,
+                "record_ranges": self.record_ranges, "rows": self.rows, "size": self.size,
+                "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChunkSpec:
+        return cls(index=int(d["index"]), part=d.get("part", ""),
+                   byte_ranges=[(int(a), int(b)) for a, b in d["byte_ranges"]],
+                   record_ranges=[(int(a), int(b)) for a, b in d["record_ranges"]],
+                   rows=int(d["rows"]), size=int(d["size"]), sha256=d["sha256"])
+
+
+@dataclass
+class _Open:
+    rows: int = 0
+    size: int = 0
+    sha: Any = None
+    byte_ranges: list[tuple[int, int]] = field(default_factory=list)
+    record_ranges: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Packer:
+    """Greedy packing of included records into chunks, hashing bytes as they stream past."""
+
+    def __init__(self, header: bytes, newline: bytes, max_bytes: int, max_rows: int) -> None:
+        self.header = header
+        self.newline = newline
+        self.max_bytes = max_bytes
+        self.max_rows = max_rows
+        self.chunks: list[ChunkSpec] = []
+        self._cur = self._new()
+
+    def _new(self) -> _Open:
+        sha = hashlib.sha256(self.header)
+        return _Open(size=len(self.header), sha=sha)
+
+    def _close(self) -> None:
+        c = self._cur
+        if c.rows:
+            self.chunks.append(ChunkSpec(len(self.chunks), _runs(c.byte_ranges),
+                                         c.record_ranges, c.rows, c.size, c.sha.hexdigest()))
+        self._cur = self._new()
+
+    def add(self, b: Batch, included: np.ndarray) -> None:
+        """Append the batch's records at positions ``included`` (ascending) to the chunks."""
+        if len(included) == 0:
+            return
+        sizes = (b.out_end - b.out_start)[included]
+        if b.unterminated_last and included[-1] == len(b) - 1:
+            sizes = sizes.copy()
+            sizes[-1] += len(self.newline)
+        csum = np.concatenate(([0], np.cumsum(sizes)))
+        j, n = 0, len(included)
+        while j < n:
+            c = self._cur
+            room = self.max_bytes - c.size
+            k = int(np.searchsorted(csum, csum[j] + room, side="right")) - 1 - j
+            k = min(k, self.max_rows - c.rows, n - j)
+            if k <= 0:
+                if c.rows == 0:  # cannot happen: oversized rows were rejected upstream
+                    raise AssertionError("a record larger than a whole chunk reached the packer")
+                self._close()
+                continue
+            self._take(b, included[j:j + k], int(csum[j + k] - csum[j]))
+            j += k
+            if self._cur.rows >= self.max_rows:
+                self._close()
+
+    def _take(self, b: Batch, idx: np.ndarray, size: int) -> None:
+        c = self._cur
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        bounds = np.concatenate(([0], breaks, [len(idx)]))
+        mv = memoryview(b.out)
+        for a, z in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            first, last = int(idx[a]), int(idx[z - 1])
+            c.sha.update(mv[int(b.out_start[first]):int(b.out_end[last])])
+            if b.unterminated_last and last == len(b) - 1:
+                c.sha.update(self.newline)
+            c.byte_ranges.append((int(b.src_start[first]), int(b.src_end[last])))
+            rec = (b.first_record + first, b.first_record + last)
+            if c.record_ranges and c.record_ranges[-1][1] + 1 == rec[0]:
+                c.record_ranges[-1] = (c.record_ranges[-1][0], rec[1])
+            else:
+                c.record_ranges.append(rec)
+        c.rows += len(idx)
+        c.size += size
+
+    def finish(self) -> list[ChunkSpec]:
+        self._close()
+        return self.chunks
+
+
+def _read_ranges(path: str | Path, plan: ImportPlan,
+                 ranges: list[tuple[int, int]]) -> list[bytes]:
+    newline = plan.newline.encode()
+    parts: list[bytes] = []
+    with open(path, "rb") as f:
+        for s, e in ranges:
+            f.seek(s)
+            raw = f.read(e - s)
+            if len(raw) != e - s:
+                raise DropChangedError(path, "the file is shorter than when it was planned",
+                                       "re-plan the drop (it was modified or replaced)")
+            try:
+                data = to_utf8(raw, plan.encoding)
+            except UnicodeDecodeError:
+                raise DropChangedError(path, "the file's bytes changed since it was planned",
+                                       "re-plan the drop (it was modified or replaced)") from None
+            parts.append(data if data.endswith(b"\n") else data + newline)
+    return parts
+
+
+def read_chunk(path: str | Path, plan: ImportPlan, chunk: ChunkSpec) -> bytes:
+    """The UTF-8 bytes of ``chunk``: header + its records, verified against the manifest.
+
+    Raises :class:`DropChangedError` when the sha256 differs (the drop was edited after planning).
+    """
+    data = plan.header_bytes + b"".join(_read_ranges(path, plan, chunk.byte_ranges))
+    if hashlib.sha256(data).hexdigest() != chunk.sha256 or len(data) != chunk.size:
+        raise DropChangedError(path, f"chunk {chunk.label} no longer matches its sha256",
+                               "the drop was modified after it was planned; re-plan it (never "
+                               "edit a drop in place: write a new file)")
+    return data
+
+
+def record_spans(data: bytes, encoding: str = "utf-8") -> list[tuple[int, int]]:
+    """[start, end) of each CSV record in ``data`` (whole records), with ``csv`` semantics."""
+    spans: list[tuple[int, int]] = []
+    start = pos = 0
+    in_quotes = False
+    n = len(data)
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        end = n if nl < 0 else nl + 1
+        st = csv_state(data[pos:end].decode(encoding), IN_QUOTED if in_quotes else START_FIELD)
+        pos = end
+        in_quotes = st == IN_QUOTED
+        if not in_quotes:
+            spans.append((start, pos))
+            start = pos
+    if start < n:
+        spans.append((start, n))
+    return spans
+
+
+def split_bytes(chunk: bytes) -> tuple[bytes, bytes]:
+    """Split one chunk's bytes (header + records) into two halves, each with the header."""
+    spans = record_spans(chunk)
+    if len(spans) < 3:
+        raise IngestError("<chunk>", "a chunk with one row cannot be split",
+                          "the row alone is over the server's limit; reject or shorten it")
+    header = chunk[:spans[0][1]]
+    body = spans[1:]
+    mid = len(body) // 2
+    first = header + chunk[body[0][0]:body[mid - 1][1]]
+    second = header + chunk[body[mid][0]:body[-1][1]]
+    return first, second
+
+
+def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[ChunkSpec,
+                                                                               ChunkSpec]:
+    """Split a chunk into two specs with their own ranges, record numbers and sha256."""
+    if chunk.rows < 2:
+        raise IngestError(path, f"chunk {chunk.label} has one row and cannot be split",
+                          "the row alone is over the server's limit; shorten it")
+    read_chunk(path, plan, chunk)  # verifies the file is still the planned one
+    spans: list[tuple[int, int]] = []
+    with open(path, "rb") as f:
+        for s, e in chunk.byte_ranges:
+            f.seek(s)
+            raw = f.read(e - s)
+            spans.extend((s + a, s + b) for a, b in record_spans(raw, plan.encoding.name))
+    numbers = chunk.record_numbers
+    if len(spans) != len(numbers):
+        raise DropChangedError(path, f"chunk {chunk.label} no longer holds {len(numbers)} records",
+                               "re-plan the drop (it was modified or replaced)")
+    mid = len(spans) // 2
+    halves = []
+    for part, sl in (("a", slice(0, mid)), ("b", slice(mid, None))):
+        ranges = _runs(spans[sl])
+        recs = numbers[sl]
+        rec_ranges: list[tuple[int, int]] = []
+        for r in recs:
+            if rec_ranges and rec_ranges[-1][1] + 1 == r:
+                rec_ranges[-1] = (rec_ranges[-1][0], r)
+            else:
+                rec_ranges.append((r, r))
+        data = plan.header_bytes + b"".join(_read_ranges(path, plan, ranges))
+        halves.append(replace(chunk, byte_ranges=ranges, record_ranges=rec_ranges,
+                              rows=len(recs), size=len(data),
+                              sha256=hashlib.sha256(data).hexdigest(), part=chunk.part + part))
+    return halves[0], halves[1]
+
+
+def split_chunk(chunk: bytes | ChunkSpec, path: str | Path | None = None,
+                plan: ImportPlan | None = None) -> tuple[Any, Any]:
+    """Halve a chunk after a 413: bytes → two byte strings; a spec (with path, plan) → two specs.
+
+    >>> split_chunk(b"email\\na@x\\nb@x\\n")
+    (b'email\\na@x\\n', b'email\\nb@x\\n')
+    """
+    if isinstance(chunk, ChunkSpec):
+        if path is None or plan is None:
+            raise TypeError("split_chunk(spec, path, plan): a spec needs the drop and its plan")
+        return split_spec(chunk, path, plan)
+    return split_bytes(chunk)

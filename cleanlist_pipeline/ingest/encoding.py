@@ -1,0 +1,194 @@
+"""Encoding pre-pass: decide how a drop's bytes decode, before anything is sent anywhere.
+
+Order of preference: UTF-8 (with or without BOM), else the configured encoding, else Windows-1252.
+The API accepts UTF-8 only, so anything else is transcoded chunk by chunk; the decision is recorded
+in the plan. Windows-1252 leaves five bytes undefined (0x81 0x8D 0x8F 0x90 0x9D): those, like any
+byte no candidate decodes, stop the plan with the byte offset and line.
+
+Only ASCII-compatible encodings are accepted, because record boundaries are found by scanning raw
+bytes for quotes, commas and newlines (UTF-16/32 would need the whole file transcoded first).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cleanlist_pipeline.ingest.errors import EmptyFileError, EncodingError, NotCSVError
+
+UTF8_BOM = b"\xef\xbb\xbf"
+FALLBACK_ENCODING = "cp1252"
+_BLOCK = 4 * 1024 * 1024
+
+# Leading bytes of formats people rename to .csv by mistake.
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed", "decompress it (gunzip) and drop the .csv inside"),
+    (b"PK\x03\x04", "a ZIP archive (or an .xlsx workbook)",
+     "unzip it, or export the sheet as CSV (UTF-8)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/OLE document", "export the sheet as CSV (UTF-8)"),
+    (b"BZh", "bzip2-compressed", "decompress it and drop the .csv inside"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it and drop the .csv inside"),
+    (b"PAR1", "a Parquet file", "export it as CSV (UTF-8)"),
+    (b"\xff\xfe", "UTF-16 (little-endian BOM)", "re-save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 (big-endian BOM)", "re-save it as UTF-8"),
+)
+
+
+@dataclass(frozen=True)
+class EncodingDecision:
+    """How the source bytes decode. ``transcoded``: chunks are re-encoded to UTF-8."""
+
+    name: str
+    had_bom: bool
+    transcoded: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EncodingDecision:
+        return cls(name=d["name"], had_bom=bool(d["had_bom"]), transcoded=bool(d["transcoded"]),
+                   reason=d.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the pre-pass learnt about the file besides its encoding."""
+
+    encoding: EncodingDecision
+    sha256: str
+    size: int
+
+
+def to_utf8(data: bytes, decision: EncodingDecision) -> bytes:
+    """Re-encode source bytes (cut at record boundaries) as UTF-8; identity for UTF-8 sources."""
+    if not decision.transcoded:
+        return data
+    return data.decode(decision.name).encode("utf-8")
+
+
+def line_of_offset(path: str | Path, offset: int) -> int:
+    """1-based physical line holding byte ``offset`` (counts ``\\n`` before it)."""
+    line = 1
+    left = offset
+    with open(path, "rb") as f:
+        while left > 0:
+            block = f.read(min(_BLOCK, left))
+            if not block:
+                break
+            line += block.count(b"\n")
+            left -= len(block)
+    return line
+
+
+def _check_encoding_name(path: str | Path, name: str) -> str:
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        raise EncodingError(path, f"unknown encoding {name!r}",
+                            "configure a Python codec name such as 'latin-1' or 'cp1252'",
+                            offset=0, line=1) from None
+    ascii_bytes = bytes(range(1, 128))
+    try:
+        ok = ascii_bytes.decode(canonical) == ascii_bytes.decode("ascii")
+    except UnicodeDecodeError:
+        ok = False
+    if not ok:
+        raise EncodingError(path, f"encoding {name!r} is not ASCII-compatible",
+                            "re-save the file as UTF-8 (UTF-16/32 and stateful encodings are "
+                            "not supported)", offset=0, line=1)
+    return canonical
+
+
+def _first_bad(path: str | Path, encoding: str, start: int) -> tuple[int, bytes] | None:
+    """Offset and bytes of the first sequence ``encoding`` cannot decode, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    base = start
+    with open(path, "rb") as f:
+        f.seek(start)
+        while True:
+            block = f.read(_BLOCK)
+            final = not block
+            try:
+                decoder.decode(block, final)
+            except UnicodeDecodeError as exc:
+                pending = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
+                at = base - pending + exc.start
+                return at, exc.object[exc.start:exc.end]
+            if final:
+                return None
+            base += len(block)
+
+
+def detect(path: str | Path, configured: str | None = None) -> SourceFacts:
+    """Read the whole file once: refuse binary content, pick the encoding, hash the bytes.
+
+    >>> detect("drop.csv").encoding.name  # doctest: +SKIP
+    'utf-8'
+    """
+    sha = hashlib.sha256()
+    size = 0
+    head = b""
+    nul_at: int | None = None
+    utf8_ok = True
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(_BLOCK)
+            if not block:
+                break
+            if size == 0:
+                head = block[:8]
+            if nul_at is None:
+                i = block.find(b"\x00")
+                if i >= 0:
+                    nul_at = size + i
+            sha.update(block)
+            if utf8_ok:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            size += len(block)
+    if utf8_ok:
+        try:
+            decoder.decode(b"", True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    if size == 0:
+        raise EmptyFileError(path, "the file is empty (0 bytes)",
+                             "drop a CSV with a header row and at least one data row")
+    for magic, what, todo in _MAGIC:
+        if head.startswith(magic):
+            raise NotCSVError(path, f"the file is {what}, not a CSV", todo)
+    if nul_at is not None:
+        raise NotCSVError(path, f"NUL byte at byte offset {nul_at} (line "
+                          f"{line_of_offset(path, nul_at)}): this is binary data, not a text CSV",
+                          "export the data as a plain UTF-8 CSV and drop that file")
+    had_bom = head.startswith(UTF8_BOM)
+    if utf8_ok:
+        return SourceFacts(EncodingDecision("utf-8", had_bom, False,
+                                            "valid UTF-8" + (" with BOM" if had_bom else "")),
+                           sha.hexdigest(), size)
+    bad = _first_bad(path, "utf-8", 0)
+    assert bad is not None
+    utf8_at = bad[0]
+    candidate = _check_encoding_name(path, configured) if configured else FALLBACK_ENCODING
+    origin = "configured" if configured else "fallback"
+    second = _first_bad(path, candidate, 0)
+    if second is not None:
+        at, raw = second
+        line = line_of_offset(path, at)
+        raise EncodingError(
+            path,
+            f"byte 0x{raw[:1].hex()} at byte offset {at} (line {line}) is neither UTF-8 nor "
+            f"{candidate}", "re-save the file as UTF-8, or configure the encoding it was "
+            "written in", offset=at, line=line)
+    reason = (f"not UTF-8 (first invalid byte at offset {utf8_at}, line "
+              f"{line_of_offset(path, utf8_at)}); decoded as {candidate} ({origin}) and "
+              "transcoded to UTF-8")
+    return SourceFacts(EncodingDecision(candidate, False, True, reason), sha.hexdigest(), size)

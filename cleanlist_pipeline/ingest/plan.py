@@ -1,0 +1,342 @@
+"""Entry point: ``plan_file`` reads a drop once and returns the :class:`ImportPlan` (manifest).
+
+>>> plan = plan_file("drops/2025-01-acme-webinar.csv")  # doctest: +SKIP
+>>> [c.rows for c in plan.chunks], plan.removed_duplicates[:1], plan.encoding.name  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cleanlist_pipeline.ingest.chunker import (
+    API_MAX_ROWS,
+    DEFAULT_MAX_BYTES,
+    ChunkSpec,
+    Packer,
+    _read_ranges,
+)
+from cleanlist_pipeline.ingest.encoding import (
+    UTF8_BOM,
+    EncodingDecision,
+    SourceFacts,
+    detect,
+    to_utf8,
+)
+from cleanlist_pipeline.ingest.errors import (
+    EmptyFileError,
+    HeaderError,
+    MalformedCSVError,
+    NotCSVError,
+)
+from cleanlist_pipeline.ingest.mapping import resolve_mapping
+from cleanlist_pipeline.ingest.preflight import Deduper, RejectedRecord
+from cleanlist_pipeline.ingest.reader import (
+    Batch,
+    NeedsExactScan,
+    ScanContext,
+    scan_batches,
+    scan_exact,
+)
+from cleanlist_pipeline.ingest.records import (
+    ERROR,
+    IN_QUOTED,
+    KIND_BLANK,
+    KIND_DATA,
+    KIND_REJECT,
+    START_FIELD,
+    Layout,
+    csv_state,
+    parse_fields,
+)
+
+
+def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for n in numbers:
+        if out and out[-1][1] + 1 == n:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
+@dataclass
+class ImportPlan:
+    """Everything chunk steps and reports need about one drop; JSON-serialisable."""
+
+    path: str
+    source_sha256: str
+    source_size: int
+    encoding: EncodingDecision
+    column_mapping: dict[str, str]
+    mapping_source: str
+    unmapped_columns: list[str]
+    header_fields: list[str]
+    header_line: str
+    newline: str
+    max_bytes: int
+    max_rows: int
+    scan_mode: str  # "fast" | "exact"
+    data_records: int
+    blank_records: int
+    chunks: list[ChunkSpec]
+    rejects: list[RejectedRecord]
+    removed_duplicates: list[RejectedRecord]
+    predicted_skips: dict[str, list[int]]
+    already_imported: list[tuple[int, int]] = field(default_factory=list)
+    record_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+
+    @property
+    def header_bytes(self) -> bytes:
+        return self.header_line.encode("utf-8")
+
+    @property
+    def rows_planned(self) -> int:
+        return sum(c.rows for c in self.chunks)
+
+    @property
+    def already_imported_count(self) -> int:
+        return sum(b - a + 1 for a, b in self.already_imported)
+
+    def removed_and_rejected(self) -> list[RejectedRecord]:
+        """All records left out for a reason (not counting blank lines), in file order."""
+        return sorted(self.rejects + self.removed_duplicates, key=lambda r: r.record)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for metadata: no field values."""
+        reasons: dict[str, int] = {}
+        for r in self.removed_and_rejected():
+            reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        return {"data_records": self.data_records, "blank_records": self.blank_records,
+                "chunks": len(self.chunks), "rows_planned": self.rows_planned,
+                "removed": reasons, "already_imported": self.already_imported_count,
+                "predicted_skips": {k: len(v) for k, v in self.predicted_skips.items()},
+                "encoding": self.encoding.name, "transcoded": self.encoding.transcoded,
+                "mapping_source": self.mapping_source, "scan_mode": self.scan_mode}
+
+    def to_dict(self, include_record_hashes: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "path": self.path, "source_sha256": self.source_sha256,
+            "source_size": self.source_size, "encoding": self.encoding.to_dict(),
+            "column_mapping": self.column_mapping, "mapping_source": self.mapping_source,
+            "unmapped_columns": self.unmapped_columns, "header_fields": self.header_fields,
+            "header_line": self.header_line, "newline": self.newline,
+            "max_bytes": self.max_bytes, "max_rows": self.max_rows, "scan_mode": self.scan_mode,
+            "data_records": self.data_records, "blank_records": self.blank_records,
+            "chunks": [c.to_dict() for c in self.chunks],
+            "rejects": [r.to_dict() for r in self.rejects],
+            "removed_duplicates": [r.to_dict() for r in self.removed_duplicates],
+            "predicted_skips": self.predicted_skips,
+            "already_imported": self.already_imported,
+        }
+        if include_record_hashes:
+            d["record_hashes"] = base64.b64encode(
+                self.record_hashes.astype("<u8").tobytes()).decode("ascii")
+        return d
+
+    def to_json(self, include_record_hashes: bool = True) -> str:
+        return json.dumps(self.to_dict(include_record_hashes))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ImportPlan:
+        hashes = np.frombuffer(base64.b64decode(d["record_hashes"]), dtype="<u8").astype(
+            np.uint64) if d.get("record_hashes") else np.zeros(0, np.uint64)
+        return cls(
+            path=d["path"], source_sha256=d["source_sha256"], source_size=int(d["source_size"]),
+            encoding=EncodingDecision.from_dict(d["encoding"]),
+            column_mapping=dict(d["column_mapping"]), mapping_source=d["mapping_source"],
+            unmapped_columns=list(d["unmapped_columns"]), header_fields=list(d["header_fields"]),
+            header_line=d["header_line"], newline=d["newline"], max_bytes=int(d["max_bytes"]),
+            max_rows=int(d["max_rows"]), scan_mode=d["scan_mode"],
+            data_records=int(d["data_records"]), blank_records=int(d["blank_records"]),
+            chunks=[ChunkSpec.from_dict(c) for c in d["chunks"]],
+            rejects=[RejectedRecord.from_dict(r) for r in d["rejects"]],
+            removed_duplicates=[RejectedRecord.from_dict(r) for r in d["removed_duplicates"]],
+            predicted_skips={k: list(v) for k, v in d["predicted_skips"].items()},
+            already_imported=[(int(a), int(b)) for a, b in d["already_imported"]],
+            record_hashes=hashes)
+
+    @classmethod
+    def from_json(cls, text: str) -> ImportPlan:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class _Header:
+    u8: bytes
+    fields: list[str]
+    end: int  # source offset just after the header record
+    lines: int  # physical lines it spans
+
+
+def _read_header(path: Path, facts: SourceFacts, max_bytes: int) -> _Header:
+    start = len(UTF8_BOM) if facts.encoding.had_bom else 0
+    enc = facts.encoding.name
+    parts: list[bytes] = []
+    state = START_FIELD
+    lines = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        for raw in f:
+            lines += 1
+            parts.append(raw)
+            st = csv_state(raw.decode(enc), state)
+            if st == ERROR:
+                raise NotCSVError(path, "the header row contains a bare carriage return: the file "
+                                  "seems to use CR-only (classic Mac) line endings",
+                                  "re-save it with LF or CRLF line endings")
+            state = IN_QUOTED if st == IN_QUOTED else START_FIELD
+            if state != IN_QUOTED or sum(map(len, parts)) > max_bytes:
+                break
+    src = b"".join(parts)
+    if state == IN_QUOTED and len(src) <= max_bytes:
+        raise MalformedCSVError(path, "a quoted field in the header row (record 1, line 1) is "
+                                "never closed", "close the quote in the header and drop the file "
+                                "again", record=1, line=1)
+    u8 = to_utf8(src, facts.encoding)
+    if len(u8) > max_bytes - 2:
+        raise HeaderError(path, f"the header row alone is {len(u8)} bytes or more; every chunk "
+                          f"repeats it and must stay within {max_bytes} bytes",
+                          "drop the columns you do not import (keep the mapped ones) and drop "
+                          "the file again")
+    text = u8.decode("utf-8").rstrip("\r\n")
+    fields = parse_fields(text) if text.strip() else []
+    if not fields or all(not f.strip() for f in fields):
+        raise HeaderError(path, "line 1 is blank: the first line must be the header row",
+                          "remove the leading blank lines and drop the file again")
+    if not src.endswith(b"\n"):
+        raise EmptyFileError(path, "the file holds a header row and no data rows",
+                             "add data rows below the header, or don't drop the file")
+    return _Header(u8, fields, start + len(src), lines)
+
+
+@dataclass
+class _Acc:
+    """What one scan pass accumulates."""
+
+    packer: Packer
+    dedupe: Deduper = field(default_factory=Deduper)
+    rejects: list[RejectedRecord] = field(default_factory=list)
+    removed: list[RejectedRecord] = field(default_factory=list)
+    missing_required: list[int] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)
+    hashes: list[np.ndarray] = field(default_factory=list)
+    data_records: int = 0
+    blank_records: int = 0
+
+
+def _consume(batches: Iterator[Batch], acc: _Acc, seen: np.ndarray | None) -> None:
+    for b in batches:
+        data = b.kind != KIND_BLANK
+        acc.data_records += int(np.count_nonzero(data))
+        acc.blank_records += len(b) - int(np.count_nonzero(data))
+        acc.hashes.append(b.content_h[data])
+        for i in np.flatnonzero(b.kind == KIND_REJECT).tolist():
+            code, detail = b.reasons[i]
+            acc.rejects.append(RejectedRecord(b.first_record + i, int(b.line[i]), code, detail,
+                                              int(b.src_start[i]), int(b.src_end[i])))
+        removed = acc.dedupe.process(b)
+        keep = b.kind == KIND_DATA
+        for i, reason in sorted(removed.items()):
+            keep[i] = False
+            what = "e-mail" if reason == "duplicate_email" else "LinkedIn URL"
+            acc.removed.append(RejectedRecord(b.first_record + i, int(b.line[i]), reason,
+                                              f"same {what} as an earlier row (kept)",
+                                              int(b.src_start[i]), int(b.src_end[i])))
+        if seen is not None and len(seen):
+            idx = np.flatnonzero(keep)
+            h = b.content_h[idx]
+            pos = np.minimum(np.searchsorted(seen, h), len(seen) - 1)
+            hit = idx[seen[pos] == h]
+            keep[hit] = False
+            acc.already.extend((hit + b.first_record).tolist())
+        acc.missing_required.extend(
+            (np.flatnonzero(keep & ~b.has_required) + b.first_record).tolist())
+        acc.packer.add(b, np.flatnonzero(keep))
+
+
+def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
+              encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+              max_rows: int = API_MAX_ROWS,
+              seen_record_hashes: np.ndarray | None = None) -> ImportPlan:
+    """Read ``path`` once (after an encoding pre-pass) and plan its chunks.
+
+    ``column_mapping`` is ``{canonical_field: header}``; None looks for ``<drop>.mapping.json``,
+    then infers from the synonym table. ``seen_record_hashes`` (append mode): records whose
+    content hash is in it were imported before and are left out. Raises an
+    :class:`~cleanlist_pipeline.ingest.errors.IngestError` subclass for a file that cannot be
+    imported as it is; a single bad row is a reject instead.
+    """
+    path = Path(path)
+    facts = detect(path, encoding)
+    header = _read_header(path, facts, max_bytes)
+    mapping = resolve_mapping(path, header.fields, column_mapping)
+    newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
+    layout = Layout.from_index(len(header.fields), mapping.column_index,
+                               max_bytes - len(header.u8))
+    ctx = ScanContext(path, facts.encoding, layout, newline)
+    seen = None
+    if seen_record_hashes is not None:
+        seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
+    mode = "fast"
+    acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
+    try:
+        _consume(scan_batches(ctx, header.end, header.lines + 1, facts.size), acc, seen)
+    except NeedsExactScan:
+        mode = "exact"
+        acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
+        _consume(scan_exact(ctx, header.end, header.lines + 1), acc, seen)
+    if acc.data_records == 0:
+        raise EmptyFileError(path, "the file holds a header row and no data rows"
+                             + (f" (only {acc.blank_records} blank lines)"
+                                if acc.blank_records else ""),
+                             "add data rows below the header, or don't drop the file")
+    hashes = np.concatenate(acc.hashes) if acc.hashes else np.zeros(0, np.uint64)
+    return ImportPlan(
+        path=str(path), source_sha256=facts.sha256, source_size=facts.size,
+        encoding=facts.encoding, column_mapping=mapping.column_mapping,
+        mapping_source=mapping.source, unmapped_columns=mapping.unmapped_columns,
+        header_fields=header.fields, header_line=header.u8.decode("utf-8"),
+        newline=newline.decode(), max_bytes=max_bytes, max_rows=max_rows, scan_mode=mode,
+        data_records=acc.data_records, blank_records=acc.blank_records,
+        chunks=acc.packer.finish(), rejects=acc.rejects, removed_duplicates=acc.removed,
+        predicted_skips={"missing_required": acc.missing_required} if acc.missing_required
+        else {}, already_imported=_ranges(acc.already), record_hashes=hashes)
+
+
+def _csv_prefix(values: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(values)
+    return buf.getvalue()
+
+
+def write_rejects(plan: ImportPlan, out_path: str | Path,
+                  source_path: str | Path | None = None) -> int:
+    """Write every removed or rejected record, with its reason, to a CSV a user can fix and re-drop.
+
+    Columns: ``reject_reason, reject_detail, source_record, source_line`` followed by the original
+    columns; each row carries the record's bytes unchanged (UTF-8). Returns the number of rows.
+    """
+    source = Path(source_path) if source_path is not None else Path(plan.path)
+    items = plan.removed_and_rejected()
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(_csv_prefix(["reject_reason", "reject_detail", "source_record",
+                             "source_line"]).encode() + b"," + plan.header_bytes)
+        for r in items:
+            (raw,) = _read_ranges(source, plan, [(r.start, r.end)])
+            f.write(_csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode()
+                    + b"," + raw)
+    tmp.replace(out)
+    return len(items)

@@ -1,0 +1,126 @@
+"""Pre-flight over the whole file: duplicates, predicted skips, rejects (contract section 9).
+
+The server dedupes only within one upload, so a duplicate that lands in another chunk would import
+twice: duplicates by e-mail / LinkedIn URL are removed here across the whole file, with the
+server's normalisation and order (e-mail checked first; first occurrence kept; a removed row's keys
+do not count). Rows the server would skip as ``missing_required`` are only *predicted*: the
+server's ``skip_reasons`` stay the authority.
+
+Memory: one 8-byte hash per distinct key (e-mail and LinkedIn, so about 16 bytes a record), held in
+a few sorted numpy runs that merge like a binary counter, never a Python set of the whole file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from cleanlist_pipeline.ingest.reader import Batch
+from cleanlist_pipeline.ingest.records import KIND_DATA
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record left out of every chunk: where it is and why (no field values)."""
+
+    record: int  # CSV record number, header = 1
+    line: int  # physical line of its first byte
+    reason: str  # duplicate_email | duplicate_linkedin | ragged_row | field_too_large | …
+    detail: str
+    start: int  # source byte range
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RejectedRecord:
+        return cls(**d)
+
+
+class KeySet:
+    """A growing set of uint64 hashes as sorted runs (log-structured), ~8 bytes per key."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self._runs)
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self._runs:
+            idx = np.searchsorted(run, keys)
+            idx[idx == len(run)] = len(run) - 1
+            found |= run[idx] == keys
+        return found
+
+    def add(self, keys: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        self._runs.append(np.unique(keys))
+        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
+            top = self._runs.pop()
+            self._runs[-1] = np.union1d(self._runs[-1], top)
+
+
+def _repeated(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mask of positions (within ``mask``) whose value occurs at least twice among them."""
+    out = np.zeros(len(values), dtype=bool)
+    idx = np.flatnonzero(mask)
+    if len(idx) < 2:
+        return out
+    v = values[idx]
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    same = sv[1:] == sv[:-1]
+    dup = np.zeros(len(sv), dtype=bool)
+    dup[1:] |= same
+    dup[:-1] |= same
+    out[idx[order[dup]]] = True
+    return out
+
+
+class Deduper:
+    """Whole-file duplicate removal with the server's rules, batch after batch."""
+
+    def __init__(self) -> None:
+        self.emails = KeySet()
+        self.links = KeySet()
+
+    def process(self, b: Batch) -> dict[int, str]:
+        """Return ``{index in batch: reason}`` for removed duplicates; remember kept keys."""
+        data = b.kind == KIND_DATA
+        e, link = b.email_h, b.link_h
+        has_e = data & (e != 0)
+        has_l = data & (link != 0)
+        known_e = np.zeros(len(b), bool)
+        known_l = np.zeros(len(b), bool)
+        if len(self.emails) and has_e.any():
+            known_e[has_e] = self.emails.contains(e[has_e])
+        if len(self.links) and has_l.any():
+            known_l[has_l] = self.links.contains(link[has_l])
+        conflict = known_e | known_l | _repeated(e, has_e) | _repeated(link, has_l)
+        removed: dict[int, str] = {}
+        # Only rows whose keys collide need the sequential rule; the rest are kept as a block.
+        seen_e: set[int] = set()
+        seen_l: set[int] = set()
+        for i in np.flatnonzero(conflict).tolist():
+            ei, li = int(e[i]), int(link[i])
+            if ei and (known_e[i] or ei in seen_e):
+                removed[i] = "duplicate_email"
+            elif li and (known_l[i] or li in seen_l):
+                removed[i] = "duplicate_linkedin"
+            else:
+                if ei:
+                    seen_e.add(ei)
+                if li:
+                    seen_l.add(li)
+        keep = data.copy()
+        if removed:
+            keep[list(removed)] = False
+        self.emails.add(e[keep & (e != 0)])
+        self.links.add(link[keep & (link != 0)])
+        return removed

@@ -1,0 +1,234 @@
+"""Per-record helpers shared by the fast and the exact scanner: tokenising, keys, hashes.
+
+``csv_state`` / ``tokenize`` reproduce the standard library's ``csv.reader`` (default dialect,
+non-strict) so that boundaries agree with what a Python server reads, including its quirks: a quote
+in the middle of an unquoted field is a literal character, and text after a closing quote is
+appended to the field. They run only where the vectorised scanner cannot decide (files with such
+quirks, rows over the csv field limit); the standard module itself is used where it can be.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Python's default ``csv.field_size_limit()``: a reader with the default raises on a longer field,
+#: which would fail a whole upload on a server that keeps the default.
+CSV_FIELD_LIMIT = 131_072
+
+# csv.reader states that matter at a line end.
+START_FIELD, IN_FIELD, IN_QUOTED, QUOTE_IN_QUOTED, EAT_CRNL, DONE, ERROR = range(7)
+_SPECIAL = re.compile(r'[",\r\n]')
+
+
+def csv_state(line: str, state: int = START_FIELD) -> int:
+    """Feed one physical line (with its newline) to the csv state machine.
+
+    Returns ``IN_QUOTED`` when the record continues on the next line, ``DONE`` when it ends here,
+    ``ERROR`` for a line break inside an unquoted field (a bare CR), which ``csv.reader`` refuses.
+    """
+    pos = 0
+    for m in _SPECIAL.finditer(line):
+        i = m.start()
+        if i > pos:  # ordinary characters between specials
+            if state in (START_FIELD, QUOTE_IN_QUOTED):
+                state = IN_FIELD
+            elif state == EAT_CRNL:
+                return ERROR
+        c = line[i]
+        if state == IN_QUOTED:
+            if c == '"':
+                state = QUOTE_IN_QUOTED
+        elif state == EAT_CRNL:
+            if c not in "\r\n":
+                return ERROR
+        elif c == '"':
+            state = IN_QUOTED if state == START_FIELD else (
+                IN_QUOTED if state == QUOTE_IN_QUOTED else IN_FIELD)
+        elif c == ",":
+            state = START_FIELD
+        else:  # \r or \n
+            state = EAT_CRNL
+        pos = i + 1
+    if pos < len(line):
+        if state in (START_FIELD, QUOTE_IN_QUOTED):
+            state = IN_FIELD
+        elif state == EAT_CRNL:
+            return ERROR
+    return state if state == IN_QUOTED else DONE
+
+
+def tokenize(text: str) -> list[str]:
+    """Fields of one complete record (no trailing newline), as ``csv.reader`` would give them.
+
+    Unlike ``csv.reader`` it has no field size limit. Raises ``ValueError`` for a line break in an
+    unquoted field or a quote left open.
+    """
+    if text == "":
+        return []
+    fields: list[str] = []
+    buf: list[str] = []
+    state = START_FIELD
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        i = m.start()
+        if i > pos:
+            chunk = text[pos:i]
+            if state == EAT_CRNL:
+                raise ValueError("new-line character seen in unquoted field")
+            if state in (START_FIELD, QUOTE_IN_QUOTED):
+                state = IN_FIELD
+            buf.append(chunk)
+        c = text[i]
+        if state == IN_QUOTED:
+            if c == '"':
+                state = QUOTE_IN_QUOTED
+            else:
+                buf.append(c)
+        elif state == EAT_CRNL:
+            if c not in "\r\n":
+                raise ValueError("new-line character seen in unquoted field")
+        elif c == '"':
+            if state == START_FIELD:
+                state = IN_QUOTED
+            elif state == QUOTE_IN_QUOTED:
+                buf.append('"')
+                state = IN_QUOTED
+            else:
+                buf.append('"')
+        elif c == ",":
+            fields.append("".join(buf))
+            buf = []
+            state = START_FIELD
+        else:
+            fields.append("".join(buf))
+            buf = []
+            state = EAT_CRNL
+        pos = i + 1
+    if pos < len(text):
+        if state == EAT_CRNL:
+            raise ValueError("new-line character seen in unquoted field")
+        buf.append(text[pos:])
+        if state in (START_FIELD, QUOTE_IN_QUOTED):
+            state = IN_FIELD
+    if state == IN_QUOTED:
+        raise ValueError("unexpected end of data inside a quoted field")
+    if state != EAT_CRNL:
+        fields.append("".join(buf))
+    return fields
+
+
+def parse_fields(text: str) -> list[str]:
+    """Fields of one complete record; the C ``csv`` module when the field limit allows."""
+    if len(text) <= CSV_FIELD_LIMIT:
+        try:
+            rows = list(csv.reader([text]))
+        except csv.Error as exc:
+            raise ValueError(str(exc)) from None
+        return rows[0] if rows else []
+    return tokenize(text)
+
+
+def norm_email(value: str) -> bytes:
+    """Dedupe key of an e-mail: trimmed, lower-cased (contract section 9)."""
+    return value.strip().lower().encode("utf-8")
+
+
+def norm_linkedin(value: str) -> bytes:
+    """Dedupe key of a LinkedIn URL: lower-cased, one scheme, ``www.`` and trailing ``/`` off."""
+    u = value.strip().lower()
+    for scheme in ("https://", "http://"):
+        if u.startswith(scheme):
+            u = u[len(scheme):]
+            break
+    if u.startswith("www."):
+        u = u[4:]
+    return u.rstrip("/").encode("utf-8")
+
+
+def hash64(items: Sequence[bytes]) -> np.ndarray:
+    """Stable 64-bit hashes (CRC-32 ‖ Adler-32) of byte strings, never 0 (0 means "no key").
+
+    Stable across processes and versions (both halves are fixed checksums), which the
+    ``append`` mode needs; both run in C over the whole list, which the 90 MB/s target needs.
+    """
+    n = len(items)
+    crc = np.fromiter(map(zlib.crc32, items), dtype=np.uint64, count=n)
+    adl = np.fromiter(map(zlib.adler32, items), dtype=np.uint64, count=n)
+    out = (crc << np.uint64(32)) | adl
+    out[out == 0] = 1
+    return out
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the columns the pre-flight reads sit (0-based; None when unmapped)."""
+
+    n_fields: int
+    email: int | None
+    linkedin: int | None
+    full_name: int | None
+    first_name: int | None
+    last_name: int | None
+    company_name: int | None
+    company_domain: int | None
+    max_record_bytes: int
+
+    @classmethod
+    def from_index(cls, n_fields: int, index: dict[str, int],
+                   max_record_bytes: int) -> Layout:
+        return cls(n_fields, index.get("email"), index.get("linkedin_url"),
+                   index.get("full_name"), index.get("first_name"), index.get("last_name"),
+                   index.get("company_name"), index.get("company_domain"), max_record_bytes)
+
+
+@dataclass
+class SlowResult:
+    """Outcome of reading one record field by field."""
+
+    kind: int  # KIND_DATA / KIND_BLANK / KIND_REJECT
+    reason: tuple[str, str] | None
+    email: bytes | None
+    linkedin: bytes | None
+    has_required: bool
+
+
+KIND_DATA, KIND_BLANK, KIND_REJECT = 0, 1, 2
+
+
+def _get(fields: list[str], i: int | None) -> str:
+    if i is None or i >= len(fields):
+        return ""
+    return fields[i].strip()
+
+
+def classify(text: str, layout: Layout) -> SlowResult:
+    """Read one record (UTF-8 text without its newline) as the server would, field by field."""
+    try:
+        fields = parse_fields(text)
+    except ValueError as exc:
+        return SlowResult(KIND_REJECT, ("malformed_row", f"not valid CSV: {exc}"), None, None,
+                          False)
+    if not fields or (len(fields) == 1 and not fields[0].strip()):
+        return SlowResult(KIND_BLANK, None, None, None, False)
+    if len(fields) > layout.n_fields:
+        return SlowResult(KIND_REJECT, ("ragged_row", f"{len(fields)} fields; the header has "
+                                        f"{layout.n_fields}"), None, None, False)
+    big = [i for i, f in enumerate(fields) if len(f) > CSV_FIELD_LIMIT]
+    if big:
+        return SlowResult(KIND_REJECT, ("field_too_large", f"field {big[0] + 1} holds "
+                                        f"{len(fields[big[0]])} characters; the CSV field "
+                                        f"limit is {CSV_FIELD_LIMIT}"), None, None, False)
+    email = _get(fields, layout.email)
+    link = _get(fields, layout.linkedin)
+    named = bool(_get(fields, layout.full_name)) or bool(
+        _get(fields, layout.first_name) and _get(fields, layout.last_name))
+    company = bool(_get(fields, layout.company_name) or _get(fields, layout.company_domain))
+    return SlowResult(KIND_DATA, None, norm_email(email) if email else None,
+                      norm_linkedin(link) if link else None,
+                      bool(email or link or (named and company)))

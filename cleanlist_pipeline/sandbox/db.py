@@ -1,0 +1,237 @@
+"""SQLite state of the sandbox: schema, per-thread connections, transactions, settings, clock.
+
+Every bit of state lives in the database file (the quote secret, idempotency cache, rate-limit
+windows, workflow start times, the clock offset), so several processes serving one file agree.
+Writes run in ``BEGIN IMMEDIATE`` transactions: SQLite then takes the write lock up front, and a
+second process waits (``busy_timeout``) instead of failing half-way with ``SQLITE_BUSY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orgs (
+    id TEXT PRIMARY KEY, name TEXT, credits INTEGER NOT NULL DEFAULT 0,
+    charged_total INTEGER NOT NULL DEFAULT 0, reserved_open INTEGER NOT NULL DEFAULT 0,
+    refunded_total INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, first_name TEXT, last_name TEXT, email TEXT);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY, key_id TEXT NOT NULL, scopes TEXT NOT NULL,
+    user_id TEXT NOT NULL, org_id TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, owner_id TEXT NOT NULL, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lists (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL, name TEXT NOT NULL, name_lower TEXT NOT NULL, description TEXT,
+    folder_id TEXT, created_at REAL NOT NULL, visibility TEXT NOT NULL DEFAULT 'private',
+    protected INTEGER NOT NULL DEFAULT 0, hidden INTEGER NOT NULL DEFAULT 0,
+    lead_count INTEGER NOT NULL DEFAULT 0, enriched_count INTEGER NOT NULL DEFAULT 0,
+    next_pos INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS lists_owner_name ON lists (owner_id, name_lower);
+CREATE TABLE IF NOT EXISTS list_shares (
+    list_seq INTEGER NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (list_seq, user_id));
+CREATE TABLE IF NOT EXISTS leads (
+    rid INTEGER PRIMARY KEY, lead_id TEXT NOT NULL, org_id TEXT NOT NULL,
+    first_name TEXT, last_name TEXT, full_name TEXT, email TEXT, phone TEXT, title TEXT,
+    company TEXT, location TEXT, linkedin_url TEXT, provider TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS leads_lead_id ON leads (lead_id);
+CREATE TABLE IF NOT EXISTS memberships (
+    list_seq INTEGER NOT NULL, pos INTEGER NOT NULL, lead_rid INTEGER NOT NULL,
+    PRIMARY KEY (list_seq, pos)) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS memberships_lead ON memberships (list_seq, lead_rid);
+CREATE INDEX IF NOT EXISTS memberships_by_lead ON memberships (lead_rid);
+CREATE TABLE IF NOT EXISTS cohorts (
+    handle TEXT PRIMARY KEY, org_id TEXT NOT NULL, list_seq INTEGER, lead_rids BLOB,
+    created_at REAL NOT NULL, expires_at REAL NOT NULL, workflow_id TEXT);
+CREATE INDEX IF NOT EXISTS cohorts_expiry ON cohorts (expires_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+    org_id TEXT NOT NULL, kind TEXT NOT NULL, key_hash TEXT NOT NULL, list_id TEXT NOT NULL,
+    status INTEGER NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (org_id, kind, key_hash));
+CREATE TABLE IF NOT EXISTS imports (
+    n INTEGER PRIMARY KEY, list_id TEXT NOT NULL, idempotency_key_hash TEXT,
+    rows_parsed INTEGER, rows_imported INTEGER, rows_skipped INTEGER, workflow_id TEXT,
+    replayed INTEGER NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS imports_list ON imports (list_id);
+CREATE TABLE IF NOT EXISTS workflows (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, list_id TEXT NOT NULL, list_seq INTEGER,
+    enrichment_type TEXT NOT NULL, total INTEGER NOT NULL, pos_from INTEGER, pos_to INTEGER,
+    lead_rids BLOB, started_at REAL NOT NULL, duration REAL NOT NULL,
+    will_fail INTEGER NOT NULL DEFAULT 0, reserved INTEGER NOT NULL, settled INTEGER NOT NULL DEFAULT 0,
+    final_status TEXT, credits_charged INTEGER, credits_refunded INTEGER,
+    emails_found INTEGER, phones_found INTEGER, created_n INTEGER);
+CREATE INDEX IF NOT EXISTS workflows_due ON workflows (settled, started_at);
+CREATE TABLE IF NOT EXISTS quotes (
+    quote_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, tool TEXT NOT NULL, list_id TEXT,
+    task_id TEXT, enrichment_type TEXT, row_count INTEGER NOT NULL, cost INTEGER NOT NULL,
+    expires_at REAL NOT NULL, used_at REAL);
+CREATE TABLE IF NOT EXISTS lead_charges (lead_rid INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (
+    kind TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (kind, name));
+CREATE TABLE IF NOT EXISTS rate_windows (
+    bucket TEXT NOT NULL, window INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window));
+"""
+
+# Tables wiped by POST /_sandbox/reset (keys, users, orgs and meta/settings stay).
+STATE_TABLES = (
+    "folders", "lists", "list_shares", "leads", "memberships", "cohorts", "idempotency",
+    "imports", "workflows", "quotes", "lead_charges", "counters", "rate_windows",
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "rpm_key": 30,
+    "rpm_org": 60,
+    "enrich_seconds": 5.0,
+    "credits": 100_000,
+    "cohort_ttl_seconds": 3600,
+    "fail_next_workflow": False,
+}
+
+DEFAULT_ORG = "org_sandbox"
+DEFAULT_USER = "u_sandbox_owner"
+TEAMMATE_USER = "u_sandbox_teammate"
+
+
+class Database:
+    """One SQLite file; each thread gets its own connection (sqlite3 objects are not thread-safe).
+
+    >>> db = Database("/tmp/x.sqlite"); db.init()
+    >>> with db.tx() as c: c.execute("SELECT 1").fetchone()
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+
+    def conn(self) -> sqlite3.Connection:
+        """The calling thread's connection (opened on first use)."""
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                timeout=30.0)
+            # Another process may hold the write lock for a while (a 1M-lead seed).
+            c.execute("PRAGMA busy_timeout=30000")
+            c.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL survives process crashes; only an OS crash can lose the last commits.
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=OFF")
+            c.execute("PRAGMA cache_size=-65536")
+            self._local.conn = c
+        return c
+
+    def close_thread_connection(self) -> None:
+        """Close the calling thread's connection, if any."""
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE … COMMIT; ROLLBACK on any exception)."""
+        c = self.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def init(self, settings: dict[str, Any] | None = None) -> bool:
+        """Create the schema and, on a fresh file, the secret, org, users and seed data.
+
+        Returns True when the file was fresh. ``settings`` (CLI options) overwrite stored ones.
+        """
+        from cleanlist_pipeline.sandbox.seed import seed_state  # avoid import cycle
+
+        c = self.conn()
+        c.executescript(SCHEMA)
+        with self.tx() as c:
+            fresh = c.execute("SELECT value FROM meta WHERE key='schema'").fetchone() is None
+            merged = dict(DEFAULT_SETTINGS)
+            if not fresh:
+                merged.update(get_meta_json(c, "settings", {}))
+            if settings:
+                merged.update({k: v for k, v in settings.items() if v is not None})
+            set_meta(c, "settings", json.dumps(merged))
+            if fresh:
+                set_meta(c, "schema", SCHEMA_VERSION)
+                set_meta(c, "secret", secrets.token_hex(32))
+                set_meta(c, "kid", "k" + secrets.token_hex(2))
+                set_meta(c, "clock_offset", "0")
+                set_meta(c, "faults", json.dumps({"seed": 1, "rules": [], "n": 0}))
+                c.execute("INSERT INTO orgs (id, name, credits) VALUES (?, ?, ?)",
+                          (DEFAULT_ORG, "Sandbox Org", int(merged["credits"])))
+                c.executemany(
+                    "INSERT INTO users (id, org_id, first_name, last_name, email) VALUES (?,?,?,?,?)",
+                    [(DEFAULT_USER, DEFAULT_ORG, "Sam", "Sandbox", "sam.sandbox@example.com"),
+                     (TEAMMATE_USER, DEFAULT_ORG, "Terry", "Teammate", "terry@example.com")])
+                seed_state(c, now_from(c))
+        return fresh
+
+
+def set_meta(c: sqlite3.Connection, key: str, value: str) -> None:
+    """Upsert one meta row."""
+    c.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+              "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+def get_meta(c: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    """One meta value, or ``default``."""
+    row = c.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def get_meta_json(c: sqlite3.Connection, key: str, default: Any) -> Any:
+    """One meta value decoded from JSON, or ``default``."""
+    raw = get_meta(c, key)
+    return json.loads(raw) if raw is not None else default
+
+
+def load_meta(c: sqlite3.Connection) -> dict[str, str]:
+    """All meta rows (a handful) in one query: settings, clock, faults, secret."""
+    return dict(c.execute("SELECT key, value FROM meta").fetchall())
+
+
+def now_from(c: sqlite3.Connection) -> float:
+    """The sandbox clock: wall time plus the stored offset the admin API can move."""
+    return time.time() + float(get_meta(c, "clock_offset", "0") or 0)
+
+
+def settings_from(c: sqlite3.Connection) -> dict[str, Any]:
+    """Current settings (defaults filled in)."""
+    merged = dict(DEFAULT_SETTINGS)
+    merged.update(get_meta_json(c, "settings", {}))
+    return merged
+
+
+def bump(c: sqlite3.Connection, kind: str, name: str, by: int = 1) -> None:
+    """Increment a ledger counter."""
+    c.execute("INSERT INTO counters (kind, name, n) VALUES (?, ?, ?) "
+              "ON CONFLICT(kind, name) DO UPDATE SET n = n + excluded.n", (kind, name, by))
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds → ``2026-06-28T14:32:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def hash_key(key: str) -> str:
+    """API keys are stored and compared as SHA-256 hex digests only."""
+    return hashlib.sha256(key.encode()).hexdigest()

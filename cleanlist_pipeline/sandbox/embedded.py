@@ -1,0 +1,40 @@
+"""The embedded sandbox: one server thread per process over ``$DAGSTER_HOME``'s SQLite file.
+
+Every Dagster process (webserver, daemon, run workers) starts its own thread on a free port, and
+they all agree because all state — including the fixed ``EMBEDDED_API_KEY`` — is in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from cleanlist_pipeline.sandbox.server import SandboxServer
+
+# Not a secret: the embedded sandbox listens on loopback only and holds synthetic data.
+EMBEDDED_API_KEY = "clapi_sandbox_embedded_local_only_0000000000000000000000000000000000"
+DB_NAME = "cleanlist-sandbox.sqlite"
+
+_lock = threading.Lock()
+_servers: dict[str, SandboxServer] = {}
+
+
+def ensure_embedded_sandbox(dagster_home: Path | str) -> SandboxServer:
+    """Start (once per process and file) and return the embedded sandbox.
+
+    Rate limits are off; ``enrich_seconds`` is 3 unless ``CLEANLIST_SANDBOX_ENRICH_SECONDS``
+    says otherwise.
+    """
+    db_path = str(Path(dagster_home) / DB_NAME)
+    with _lock:
+        srv = _servers.get(db_path)
+        if srv is not None and srv.running:
+            return srv
+        Path(dagster_home).mkdir(parents=True, exist_ok=True)
+        seconds = float(os.environ.get("CLEANLIST_SANDBOX_ENRICH_SECONDS", "3"))
+        srv = SandboxServer(db_path=db_path, keys=[(EMBEDDED_API_KEY, ["*"], None)],
+                            rpm_key=0, rpm_org=0, enrich_seconds=seconds)
+        srv.start()
+        _servers[db_path] = srv
+        return srv

@@ -1,0 +1,187 @@
+"""Enrichment workflows: credit reservation, clock-derived progress, exactly-once settlement.
+
+A workflow stores only its start time and duration; its status is derived from the sandbox clock.
+Once due, the first request (any request) settles it inside a write transaction guarded by the
+``settled`` flag: leads get their deterministic results (a hash of the lead id decides: ~70 % an
+e-mail, ~40 % a phone), credits settle pay-for-results and the unused reservation is refunded.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import sqlite3
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from cleanlist_pipeline.sandbox.cohorts import pack, unpack
+from cleanlist_pipeline.sandbox.db import get_meta_json, set_meta
+from cleanlist_pipeline.sandbox.errors import ApiError
+
+UNIT_COST = {"partial": 1, "phone_only": 10, "full": 11}
+PROVIDERS = ("leadmagic", "wiza", "prospeo")
+
+
+def outcome(lead_id: str) -> tuple[bool, bool]:
+    """Deterministic lookup result for a lead: (e-mail found, phone found)."""
+    h = zlib.crc32(lead_id.encode())
+    return h % 100 < 70, (h >> 8) % 100 < 40
+
+
+def reserve(c: sqlite3.Connection, org_id: str, amount: int) -> None:
+    """Move ``amount`` from the balance into the open reservation, or 400 insufficient_credits."""
+    balance = c.execute("SELECT credits FROM orgs WHERE id=?", (org_id,)).fetchone()[0]
+    if balance < amount:
+        raise ApiError(
+            400, "insufficient_credits",
+            f"This run needs {amount} credits but the organization has {balance}.",
+            fix="Top up credits or enrich fewer leads.",
+            details={"estimated_cost_credits": amount, "available_credits": balance,
+                     "shortfall_credits": amount - balance},
+            extra={"estimated_cost_credits": amount, "available_credits": balance,
+                   "shortfall_credits": amount - balance})
+    c.execute("UPDATE orgs SET credits = credits - ?, reserved_open = reserved_open + ?"
+              " WHERE id=?", (amount, amount, org_id))
+
+
+def dispatch(c: sqlite3.Connection, *, org_id: str, list_id: str, list_seq: int | None,
+             enrichment_type: str, total: int, now: float, prefix: str,
+             pos_range: tuple[int, int] | None = None, rids: Sequence[int] | None = None) -> str:
+    """Reserve ``total * unit cost`` and start a workflow over a position range or rid set."""
+    reserved = total * UNIT_COST[enrichment_type]
+    reserve(c, org_id, reserved)
+    settings = get_meta_json(c, "settings", {})
+    will_fail = bool(settings.get("fail_next_workflow"))
+    if will_fail:
+        settings["fail_next_workflow"] = False
+        import json
+
+        set_meta(c, "settings", json.dumps(settings))
+    wf_id = f"{prefix}-{secrets.token_hex(6)}"
+    c.execute(
+        "INSERT INTO workflows (id, org_id, list_id, list_seq, enrichment_type, total, pos_from,"
+        " pos_to, lead_rids, started_at, duration, will_fail, reserved)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (wf_id, org_id, list_id, list_seq, enrichment_type, total,
+         pos_range[0] if pos_range else None, pos_range[1] if pos_range else None,
+         pack(rids) if rids is not None else None, now,
+         float(settings.get("enrich_seconds", 5.0)), int(will_fail), reserved))
+    return wf_id
+
+
+def settle_due(c: sqlite3.Connection, now: float) -> int:
+    """Settle every workflow whose time is up (inside the caller's write transaction)."""
+    due = c.execute("SELECT id FROM workflows WHERE settled=0 AND started_at + duration <= ?",
+                    (now,)).fetchall()
+    for (wf_id,) in due:
+        settle(c, wf_id)
+    return len(due)
+
+
+def _workflow_leads(c: sqlite3.Connection, wf: sqlite3.Row) -> list[tuple[int, str, Any, Any]]:
+    if wf["lead_rids"] is not None:
+        rids = unpack(wf["lead_rids"])
+        out: list[tuple[int, str, Any, Any]] = []
+        for i in range(0, len(rids), 500):
+            part = rids[i:i + 500]
+            q = ",".join("?" * len(part))
+            out.extend(c.execute(f"SELECT rid, lead_id, email, phone FROM leads WHERE rid IN"
+                                 f" ({q})", part).fetchall())
+        return out
+    return c.execute(
+        "SELECT l.rid, l.lead_id, l.email, l.phone FROM memberships m JOIN leads l"
+        " ON l.rid = m.lead_rid WHERE m.list_seq=? AND m.pos BETWEEN ? AND ?",
+        (wf["list_seq"], wf["pos_from"], wf["pos_to"])).fetchall()
+
+
+def settle(c: sqlite3.Connection, wf_id: str) -> None:
+    """Apply results and settle credits exactly once (the ``settled=0`` guard)."""
+    c.row_factory = sqlite3.Row
+    try:
+        wf = c.execute("SELECT * FROM workflows WHERE id=? AND settled=0", (wf_id,)).fetchone()
+    finally:
+        c.row_factory = None
+    if wf is None:
+        return
+    etype = wf["enrichment_type"]
+    emails = phones = 0
+    if not wf["will_fail"]:
+        want_email = etype in ("partial", "full")
+        want_phone = etype in ("phone_only", "full")
+        updates: list[tuple[Any, Any, str, int]] = []
+        charged_rids: list[tuple[int]] = []
+        for rid, lead_id, email, phone in _workflow_leads(c, wf):
+            e, p = outcome(lead_id)
+            e, p = e and want_email, p and want_phone
+            if not (e or p):
+                continue
+            emails += e
+            phones += p
+            h = zlib.crc32(lead_id.encode())
+            new_email = email or (f"contact.{lead_id[5:13]}@example.com" if e else None)
+            new_phone = phone or (f"+1555{h % 10_000_000:07d}" if p else None)
+            updates.append((new_email, new_phone, PROVIDERS[h % 3], rid))
+            charged_rids.append((rid,))
+        if updates:
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS newly_enriched (rid INTEGER PRIMARY KEY)")
+            c.execute("DELETE FROM newly_enriched")
+            c.executemany("INSERT OR IGNORE INTO newly_enriched (rid) SELECT rid FROM leads"
+                          " WHERE rid=? AND provider IS NULL", charged_rids)
+            c.executemany("UPDATE leads SET email=?, phone=?, provider=COALESCE(provider, ?)"
+                          " WHERE rid=?", updates)
+            c.execute(
+                "UPDATE lists SET enriched_count = enriched_count + (SELECT COUNT(*) FROM"
+                " memberships m JOIN newly_enriched t ON t.rid = m.lead_rid"
+                " WHERE m.list_seq = lists.seq) WHERE seq IN (SELECT DISTINCT m.list_seq FROM"
+                " memberships m JOIN newly_enriched t ON t.rid = m.lead_rid)")
+            c.executemany("INSERT INTO lead_charges (lead_rid, n) VALUES (?, 1)"
+                          " ON CONFLICT(lead_rid) DO UPDATE SET n = n + 1", charged_rids)
+    charged = emails + 10 * phones
+    refunded = wf["reserved"] - charged
+    c.execute("UPDATE orgs SET credits = credits + ?, reserved_open = reserved_open - ?,"
+              " charged_total = charged_total + ?, refunded_total = refunded_total + ?"
+              " WHERE id=?", (refunded, wf["reserved"], charged, refunded, wf["org_id"]))
+    c.execute("UPDATE workflows SET settled=1, final_status=?, credits_charged=?,"
+              " credits_refunded=?, emails_found=?, phones_found=? WHERE id=?",
+              ("failed" if wf["will_fail"] else "completed", charged, refunded, emails, phones,
+               wf_id))
+
+
+def status_body(c: sqlite3.Connection, wf_id: str, handle: str, now: float,
+                ts_ms: int) -> dict[str, Any]:
+    """WorkflowStatusResponse for a (settled or running) workflow."""
+    c.row_factory = sqlite3.Row
+    try:
+        wf = c.execute("SELECT * FROM workflows WHERE id=?", (wf_id,)).fetchone()
+    finally:
+        c.row_factory = None
+    total = wf["total"]
+    body: dict[str, Any] = {
+        "workflow_id": handle, "enrichment_type": wf["enrichment_type"],
+        "lead_list_id": wf["list_id"], "total": total, "result": None, "timestamp_ms": ts_ms,
+    }
+    if wf["settled"]:
+        failed = wf["final_status"] == "failed"
+        refunded = wf["credits_refunded"]
+        body.update({
+            "status": wf["final_status"], "progress": 100, "processed": total,
+            "completed": 0 if failed else total, "failed": total if failed else 0,
+            "summary": {"emails_found": wf["emails_found"], "phones_found": wf["phones_found"]},
+            "refund_status": "not_applicable", "refund_message": None,
+            "credits_charged": wf["credits_charged"],
+            # The contract: null "when the full reservation was used".
+            "credits_refunded": refunded if refunded else None,
+        })
+        return body
+    elapsed = now - wf["started_at"]
+    frac = elapsed / wf["duration"] if wf["duration"] > 0 else 1.0
+    status = "pending" if frac < 0.1 else "running"
+    progress = max(0, min(99, math.floor(frac * 100)))
+    processed = total * progress // 100
+    body.update({
+        "status": status, "progress": progress, "processed": processed,
+        "completed": processed, "failed": 0, "summary": None, "refund_status": None,
+        "refund_message": None, "credits_charged": None, "credits_refunded": None,
+    })
+    return body

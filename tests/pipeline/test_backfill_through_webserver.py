@@ -1,0 +1,98 @@
+"""A backfill over all sample drops, launched through a running ``dagster dev``'s GraphQL API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cleanlist_pipeline.defs.backfill import launch_drops_backfill, wait_for_backfill
+from cleanlist_pipeline.defs.config import load_settings
+from cleanlist_pipeline.defs.drops import scan_drops
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_backfill_of_sample_drops_completes(
+    cleanlist_sandbox: Any, sample_drops: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CLEANLIST_API_KEY": cleanlist_sandbox.key,
+        "CLEANLIST_BASE_URL": cleanlist_sandbox.v1,
+        "CLEANLIST_DROPS_DIR": str(sample_drops),
+        "CLEANLIST_DATA_DIR": str(tmp_path / "data"),
+        "CLEANLIST_LIST_NAME": "backfill test",
+        "CLEANLIST_NAMESPACE": "backfill-test",
+    }
+    dagster = str(Path(sys.executable).parent / "dagster")
+    log = (tmp_path / "dagster-dev.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            dagster,
+            "dev",
+            "-w",
+            str(REPO / "dagster_workspace.yaml"),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "dagster dev did not come up"
+            time.sleep(1)
+
+        settings = load_settings(env)
+        launch = launch_drops_backfill(url, settings)
+        keys = [d.key for d in scan_drops(sample_drops)]
+        assert sorted(launch.partitions) == sorted(keys)
+
+        status = wait_for_backfill(url, launch.backfill_id, timeout=400)
+        assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
+        lists = cleanlist_sandbox.ledger()["lists"]
+        imported = [v for v in lists.values() if v["name"] == "backfill test"]
+        assert imported and imported[0]["lead_count"] > 0
+        assert imported[0]["imports_executed"] >= len(keys)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()

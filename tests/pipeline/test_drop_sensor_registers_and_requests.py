@@ -1,0 +1,74 @@
+"""The drop sensor registers new files as partitions and requests one run each; an identical
+re-drop does nothing; a changed drop is reported and not run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import dagster as dg
+
+from cleanlist_pipeline.defs.config import Settings
+from cleanlist_pipeline.defs.drops import DROP_SENSOR_NAME, file_sha256
+from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+
+from .conftest import HEADER, Pipeline, lead_rows
+
+
+def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> object:
+    sensor = defs.resolve_sensor_def(DROP_SENSOR_NAME)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return sensor(context)
+
+
+def test_sensor_registers_new_files_and_requests_one_run_each(pipeline: Pipeline) -> None:
+    p = pipeline
+    (p.drops / "a.csv").write_text(HEADER + lead_rows(3))
+    (p.drops / "2024").mkdir()
+    (p.drops / "2024" / "b.csv").write_text(HEADER + lead_rows(3, start=50))
+    defs = p.definitions()
+
+    result = _tick(defs, p.instance, None)
+    assert isinstance(result, dg.SensorResult)
+    by_key = {r.partition_key: r for r in result.run_requests}
+    assert set(by_key) == {"a.csv", "2024/b.csv"}
+    assert by_key["a.csv"].run_key == f"a.csv@{file_sha256(p.drops / 'a.csv')}"
+    (add,) = result.dynamic_partitions_requests
+    assert sorted(add.partition_keys) == ["2024/b.csv", "a.csv"]
+    assert add.partitions_def_name == CSV_DROPS_NAME
+
+    # Nothing new: the next tick (with the returned cursor) skips.
+    p.register("a.csv", "2024/b.csv")
+    again = _tick(defs, p.instance, result.cursor)
+    assert isinstance(again, dg.SkipReason)
+
+    # An identical re-drop (same bytes, new mtime) requests nothing either.
+    (p.drops / "a.csv").write_text(HEADER + lead_rows(3))
+    redrop = _tick(defs, p.instance, result.cursor)
+    assert isinstance(redrop, dg.SkipReason)
+
+
+def test_changed_drop_is_reported_not_run(pipeline: Pipeline) -> None:
+    p = pipeline
+    (p.drops / "a.csv").write_text(HEADER + lead_rows(3))
+    assert p.run("a.csv").success
+    defs = p.definitions()
+    first = _tick(defs, p.instance, None)
+    # Already imported with these bytes: registered, not run again.
+    assert isinstance(first, dg.SkipReason)
+    cursor = json.dumps({"files": {}})
+    (p.drops / "a.csv").write_text(HEADER + lead_rows(4))
+    changed = _tick(defs, p.instance, cursor)
+    assert isinstance(changed, dg.SkipReason)
+    assert "changed since its last import" in (changed.skip_message or "")
+
+
+def test_sensor_default_status_follows_mode(pipeline: Pipeline) -> None:
+    real = pipeline.definitions().resolve_sensor_def(DROP_SENSOR_NAME)
+    assert real.default_status == dg.DefaultSensorStatus.STOPPED
+    embedded: Settings = replace(pipeline.settings, embedded=True)
+    pipeline.settings = embedded
+    assert (
+        pipeline.definitions().resolve_sensor_def(DROP_SENSOR_NAME).default_status
+        == dg.DefaultSensorStatus.RUNNING
+    )

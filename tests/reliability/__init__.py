@@ -1,0 +1,1 @@
+"""Reliability proofs: faults, crashes, replay window, restarts (end to end)."""

@@ -1,0 +1,125 @@
+"""Lead-list CRUD over real HTTP, on both prefixes."""
+
+from __future__ import annotations
+
+import httpx
+from cleanlist_ai.models.delete_list_response import DeleteListResponse
+from cleanlist_ai.models.list_detail_response import ListDetailResponse
+from cleanlist_ai.models.list_summary import ListSummary
+from cleanlist_ai.models.lists_page_response import ListsPageResponse
+
+from cleanlist_pipeline.testing import SandboxHandle
+
+from .helpers import check_model
+
+
+def test_create_then_same_name_is_reused_case_insensitively(api: httpx.Client) -> None:
+    r = api.post("/lead-lists", json={"name": "Q3 Outbound", "description": "vps"})
+    assert r.status_code == 201
+    made = check_model(ListDetailResponse, r.json())
+    assert (made.lead_count, made.enriched_count, made.reused) == (0, 0, False)
+    again = api.post("/lead-lists", json={"name": "q3 OUTBOUND"})
+    assert again.status_code == 200
+    reused = check_model(ListDetailResponse, again.json())
+    assert reused.reused is True and reused.list_id == made.list_id
+    got = check_model(ListDetailResponse, api.get(f"/lead-lists/{made.list_id}").json())
+    assert got.reused is False and got.description == "vps"
+
+
+def test_create_rejects_bad_names_and_unknown_folder(api: httpx.Client) -> None:
+    for body in ({"name": ""}, {"name": "x" * 201}, {}, {"name": "a", "colour": "red"}):
+        r = api.post("/lead-lists", json=body)
+        assert r.status_code == 422
+        assert {"type", "loc", "msg", "input"} <= set(r.json()["detail"][0])
+    r = api.post("/lead-lists", json={"name": "Filed", "folder_id": "no-such-folder"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_teammates_list_is_not_reused_and_private_lists_do_not_leak(
+        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    seeded = cleanlist_sandbox.seed_info()["lists"]
+    r = api.post("/lead-lists", json={"name": "Team Prospects"})
+    assert r.status_code == 201
+    r = api.get(f"/lead-lists/{seeded['Teammate Private']}")
+    assert r.status_code == 404
+    err = r.json()["error"]
+    assert err["code"] == "not_found" and err["request_id"].startswith("req_")
+    assert err["docs_url"].endswith("/not-found") and err["retryable"] is False
+
+
+def test_listing_pages_with_opaque_cursor_and_folder_filter(
+        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    for i in range(7):
+        api.post("/lead-lists", json={"name": f"Batch {i}"}).raise_for_status()
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = check_model(ListsPageResponse, api.get("/lead-lists", params=params).json())
+        for item in page.to_dict()["lists"]:
+            check_model(ListSummary, item)
+        seen += [x.list_id for x in page.lists]
+        pages += 1
+        assert page.total == 11
+        if not page.cursor:
+            break
+        assert not page.cursor.isdigit()
+        cursor = page.cursor
+    assert len(seen) == len(set(seen)) == 11 and pages == 4
+    folder = cleanlist_sandbox.seed_info()["folder_id"]
+    filtered = api.get("/lead-lists", params={"folder_id": folder}).json()
+    assert [x["name"] for x in filtered["lists"]] == ["Sample Leads"] and filtered["total"] == 1
+
+
+def test_bad_cursor_and_limit_are_rejected_not_restarted(api: httpx.Client) -> None:
+    first = api.get("/lead-lists", params={"limit": 1}).json()
+    r = api.get("/lead-lists", params={"cursor": "50"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
+    folder_bound = api.get("/lead-lists", params={"cursor": first["cursor"], "folder_id": "x"})
+    assert folder_bound.status_code == 400
+    assert api.get("/lead-lists", params={"limit": 101}).status_code == 422
+    assert api.get("/lead-lists", params={"limit": 0}).status_code == 422
+
+
+def test_patch_changes_only_present_fields(cleanlist_sandbox: SandboxHandle,
+                                           api: httpx.Client) -> None:
+    made = api.post("/lead-lists", json={"name": "Patch me", "description": "d"}).json()
+    url = f"/lead-lists/{made['list_id']}"
+    folder = cleanlist_sandbox.seed_info()["folder_id"]
+    r = api.patch(url, json={"folder_id": folder})
+    body = check_model(ListDetailResponse, r.json())
+    assert (body.name, body.description, body.folder_id) == ("Patch me", "d", folder)
+    r = api.patch(url, json={"description": None, "name": "Renamed"})
+    body = check_model(ListDetailResponse, r.json())
+    assert (body.name, body.description, body.folder_id) == ("Renamed", None, folder)
+    assert api.patch(url, json={"name": "Renamed"}).status_code == 200
+    assert api.patch(url, json={"folder_id": None}).json()["folder_id"] is None
+    for bad in ({}, {"name": None}, {"owner": "me"}, {"name": ""}):
+        assert api.patch(url, json=bad).status_code == 422, bad
+    assert api.patch(url, json={"folder_id": "nope"}).status_code == 404
+
+
+def test_patch_and_delete_guard_protected_and_foreign_lists(
+        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    lists = cleanlist_sandbox.seed_info()["lists"]
+    for method in ("PATCH", "DELETE"):
+        kw = {"json": {"name": "x"}} if method == "PATCH" else {}
+        r = api.request(method, f"/lead-lists/{lists['Extension Leads']}", **kw)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "list_protected"
+        r = api.request(method, f"/lead-lists/{lists['Team Prospects']}", **kw)
+        assert r.status_code == 404
+
+
+def test_delete_keeps_leads_and_repeat_is_404(cleanlist_sandbox: SandboxHandle,
+                                              api: httpx.Client) -> None:
+    sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
+    lead_ids = [x["lead_id"] for x in api.get(f"/lead-lists/{sample}/leads").json()["leads"]]
+    r = api.delete(f"/lead-lists/{sample}")
+    body = check_model(DeleteListResponse, r.json())
+    assert body.deleted is True and body.list_id == sample
+    assert api.delete(f"/lead-lists/{sample}").status_code == 404
+    assert api.get(f"/lead-lists/{sample}").status_code == 404
+    target = api.post("/lead-lists", json={"name": "Rescue"}).json()["list_id"]
+    added = api.post(f"/lead-lists/{target}/leads", json={"lead_ids": lead_ids[:5]}).json()
+    assert added["added"] == 5

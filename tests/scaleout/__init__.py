@@ -1,0 +1,1 @@
+"""Scale-out proofs: Postgres-backed instance, pools, shared rate limiter, object storage."""

@@ -1,0 +1,1 @@
+"""Security proofs: no key or personal data at rest or in logs; transport safety."""

@@ -1,0 +1,135 @@
+"""Snapshots on an object store (S3 API served by moto on loopback) and via file:// URIs."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from datetime import timedelta
+
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pytest
+
+from cleanlist_pipeline.storage import (
+    latest_snapshot,
+    read_snapshot,
+    resolve_filesystem,
+    write_leads_snapshot,
+    write_lists_catalog,
+)
+
+from .conftest import lead_pages
+
+
+@pytest.fixture
+def s3_root(s3_server, request) -> str:
+    # One prefix per test keeps tests independent on the shared module-scoped server.
+    return f"s3://snapshots/{request.node.name}?endpoint_override={s3_server}&scheme=http&region=us-east-1"
+
+
+def _keys(s3_root: str) -> list[str]:
+    fs, base = resolve_filesystem(s3_root)
+    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    return sorted(i.path[len(base) + 1 :] for i in infos if i.type == pafs.FileType.File)
+
+
+def _local_temp_files() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), ".cleanlist-snapshot.*")))
+
+
+def test_snapshot_round_trip_on_s3(s3_root, s3_server, snapshot_at):
+    result = write_leads_snapshot(lead_pages(120, 50), s3_root, "lst_1", snapshot_at)
+
+    prefix = result.path.split("?")[0]
+    assert prefix.startswith("s3://snapshots/")
+    assert prefix.endswith("/leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet")
+    assert result.rows == 120 and result.bytes > 0
+    assert _keys(s3_root) == ["leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet"]
+    assert latest_snapshot(s3_root, "lst_1") == result.path
+    assert read_snapshot(result.path).num_rows == 120
+    assert read_snapshot(s3_root, "lst_1").column("lead_id")[0].as_py() == "ld_000000"
+
+    fs, base = resolve_filesystem(s3_root)
+    dataset = ds.dataset(f"{base}/leads", filesystem=fs, format="parquet", partitioning="hive")
+    assert dataset.to_table().column("list_id").unique().to_pylist() == ["lst_1"]
+
+
+def test_replacement_and_retention_on_s3(s3_root, snapshot_at):
+    for days_ago in (4, 1):
+        write_leads_snapshot(
+            lead_pages(5), s3_root, "lst_1", snapshot_at - timedelta(days=days_ago)
+        )
+    write_leads_snapshot(lead_pages(5), s3_root, "lst_1", snapshot_at)
+    result = write_leads_snapshot(lead_pages(8), s3_root, "lst_1", snapshot_at, retention_days=2)
+
+    assert _keys(s3_root) == [
+        "leads/list_id=lst_1/snapshot_date=2026-03-13/leads.parquet",
+        "leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet",
+    ]
+    assert read_snapshot(result.path).num_rows == 8
+    assert [p.split("?")[0].rsplit("/", 1)[1] for p in result.removed_snapshots] == [
+        "snapshot_date=2026-03-10"
+    ]
+
+
+def test_failed_snapshot_uploads_nothing_and_cleans_local_temp(s3_root, snapshot_at):
+    before = write_leads_snapshot(lead_pages(10), s3_root, "lst_1", snapshot_at)
+    temp_before = _local_temp_files()
+
+    def pages():
+        yield from lead_pages(300, 100)
+        raise ConnectionError("page fetch failed")
+
+    with pytest.raises(ConnectionError):
+        write_leads_snapshot(pages(), s3_root, "lst_1", snapshot_at)
+    with pytest.raises(ConnectionError):
+        write_leads_snapshot(pages(), s3_root, "lst_2", snapshot_at)
+
+    assert read_snapshot(before.path).num_rows == 10
+    assert _keys(s3_root) == ["leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet"]
+    assert _local_temp_files() == temp_before
+
+
+def test_credentials_in_the_root_uri_stay_out_of_paths(s3_server, snapshot_at):
+    root = (
+        "s3://testing:s3cr3t-value@snapshots/creds"
+        f"?endpoint_override={s3_server}&scheme=http&region=us-east-1"
+    )
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "s3cr3t-value"  # moto accepts any secret
+    try:
+        result = write_leads_snapshot(lead_pages(3), root, "lst_1", snapshot_at)
+    finally:
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    assert "s3cr3t-value" not in result.path and "@" not in result.path
+    assert result.path.startswith("s3://snapshots/creds/leads/")
+    assert f"endpoint_override={s3_server}" in result.path
+    assert read_snapshot(result.path).num_rows == 3
+
+
+def test_lists_catalog_on_s3(s3_root, snapshot_at):
+    result = write_lists_catalog([{"list_id": "lst_1", "lead_count": 2}], s3_root, snapshot_at)
+    assert _keys(s3_root) == ["lead_lists/snapshot_date=2026-03-14/lead_lists.parquet"]
+    assert read_snapshot(result.path).num_rows == 1
+
+
+def test_file_uri_root_is_a_local_root(tmp_path, snapshot_at):
+    root = (tmp_path / "lake").as_uri()
+    fs, base = resolve_filesystem(root)
+    assert isinstance(fs, pafs.LocalFileSystem) and base == str(tmp_path / "lake")
+    result = write_leads_snapshot(lead_pages(4), root, "lst_1", snapshot_at)
+    assert (
+        result.path == f"{tmp_path}/lake/leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet"
+    )
+    assert os.stat(result.path).st_mode & 0o777 == 0o600
+    assert latest_snapshot(root, "lst_1") == result.path
+
+
+def test_resolve_filesystem_for_paths_and_uris(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fs, base = resolve_filesystem("data/")
+    assert isinstance(fs, pafs.LocalFileSystem) and base == f"{tmp_path}/data"
+    fs, base = resolve_filesystem("s3://bucket/some/prefix/?region=us-east-1")
+    assert fs.type_name == "s3" and base == "bucket/some/prefix"
+    with pytest.raises(ValueError, match="empty"):
+        resolve_filesystem("")

@@ -1,0 +1,61 @@
+"""Leads handed out twice (cursors shifting while the list changes) are written once."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from cleanlist_pipeline.storage import LeadIdDeduper, write_leads_snapshot
+
+from .conftest import make_lead
+
+
+def test_repeats_across_and_within_pages_keep_the_first(root, snapshot_at):
+    pages = [
+        [make_lead(0), make_lead(1), make_lead(2)],
+        [make_lead(2), make_lead(3)],  # page boundary shifted: lead 2 again
+        [make_lead(4), make_lead(4), make_lead(0)],  # in-page repeat, and a very old one
+    ]
+    result = write_leads_snapshot(pages, root, "lst_1", snapshot_at)
+    ids = pq.read_table(result.path).column("lead_id").to_pylist()
+    assert ids == [f"ld_{i:06d}" for i in range(5)]
+    assert result.rows == 5 and result.duplicates_dropped == 3
+
+
+def test_all_duplicate_page_adds_nothing(root, snapshot_at):
+    page = [make_lead(i) for i in range(4)]
+    result = write_leads_snapshot([page, list(page)], root, "lst_1", snapshot_at)
+    assert result.rows == 4 and result.duplicates_dropped == 4
+
+
+@pytest.mark.parametrize("merge_at", [7, 1000])
+def test_deduper_matches_a_plain_set(merge_at):
+    rng = random.Random(merge_at)
+    universe = [f"ld_{rng.getrandbits(40):x}" for _ in range(3000)]
+    deduper = LeadIdDeduper(merge_at=merge_at)
+    seen: set[str] = set()
+    for _ in range(60):
+        page = [rng.choice(universe) for _ in range(rng.randrange(0, 120))]
+        keep = deduper.admit(page)
+        expected = []
+        for lead_id in page:
+            expected.append(lead_id not in seen)
+            seen.add(lead_id)
+        got = [True] * len(page) if keep is None else keep.tolist()
+        assert got == expected
+    assert len(deduper) == len(seen)
+
+
+def test_deduper_table_is_compact():
+    deduper = LeadIdDeduper()
+    for start in range(0, 200_000, 500):
+        deduper.admit([f"ld_{i}" for i in range(start, start + 500)])
+    assert len(deduper) == 200_000 and deduper.duplicates == 0
+    table_bytes = deduper._sorted.nbytes
+    # Most ids sit in the 8-byte array; the Python set holds at most an eighth of them.
+    assert table_bytes >= 8 * 150_000
+    assert len(deduper._recent) <= max(65_536, 200_000 // 8)
+    assert np.all(np.diff(deduper._sorted) > 0)
