@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def start_sandbox_process(*, db: str | Path | None = None, rpm_key: int = 0, rpm
             proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 class SandboxHandle:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 from dagster._core.definitions.executor_definition import (
     IN_PROC_CONFIG,
     MULTI_PROC_CONFIG,
@@ -60,9 +61,13 @@ from cleanlist_pipeline.defs.ledger import (
 from cleanlist_pipeline.defs.partitions import CSV_DROPS
 from cleanlist_pipeline.defs.resources import CleanlistResource
 from cleanlist_pipeline.ingest import (
+    API_MAX_BYTES,
+    API_MAX_ROWS,
+    DEFAULT_MARGIN,
     ChunkSpec,
     ImportPlan,
     IngestError,
+    RejectedRecord,
     plan_file,
     read_chunk,
     split_chunk,
@@ -79,9 +84,10 @@ __all__ = [
 
 #: Credits per lead for each enrichment type (reference §2.9, §4).
 UNIT_COSTS: dict[str, int] = {"partial": 1, "phone_only": 10, "full": 11}
-#: The API's documented cap is "150 KB"; chunks are packed to 150,000 bytes minus a margin.
-CHUNK_BYTES = 150_000
-CHUNK_ROWS = 600
+#: The API's documented cap is "150 KB"; chunks are packed to 150,000 bytes minus a margin
+#: (``size_margin_bytes``, default 2,000), and at most 600 records.
+CHUNK_BYTES = API_MAX_BYTES
+CHUNK_ROWS = API_MAX_ROWS
 MODES = ("default", "append", "force")
 _STEP_RETRIES = 2
 
@@ -97,7 +103,7 @@ class ImportConfig(dg.Config):
     max_credits: int | None = None
     column_mapping: dict[str, str] | None = None
     encoding: str | None = None
-    size_margin_bytes: int = 0
+    size_margin_bytes: int = DEFAULT_MARGIN
     max_rows_per_chunk: int = CHUNK_ROWS
 
 
@@ -129,6 +135,8 @@ class ChunkTask:
     plan: ImportPlan
     chunk: ChunkSpec
     known: list[dict[str, Any]] | None = None
+    #: content hashes of ``chunk.record_numbers`` (same order), base64 uint64 — ``append``'s memory
+    record_hashes: str = ""
 
 
 @dataclass
@@ -171,46 +179,50 @@ def _dispatch_settings(config: ImportConfig, settings: Settings) -> tuple[bool, 
     return dispatch, etype
 
 
-def _reason_of(record: Any) -> str:
-    return str(getattr(record, "reason", None) or getattr(record, "code", None) or "rejected")
-
-
-def _number_of(record: Any) -> int:
-    for name in ("record_number", "record", "number", "row"):
-        value = getattr(record, name, None)
-        if isinstance(value, int):
-            return value
-    raise AttributeError(f"rejected record without a record number: {record!r}")
-
-
-def _group_rejects(records: Iterable[Any]) -> dict[str, list[int]]:
+def _group_rejects(records: Iterable[RejectedRecord]) -> dict[str, list[int]]:
     grouped: dict[str, list[int]] = {}
     for rec in records:
-        grouped.setdefault(_reason_of(rec), []).append(_number_of(rec))
+        grouped.setdefault(rec.reason, []).append(rec.record)
     return grouped
 
 
-def _chunk_record_hashes(plan: ImportPlan, chunk: ChunkSpec) -> Any:
-    """Content hashes of the records in ``chunk`` (for ``append`` mode's memory)."""
-    hashes = getattr(plan, "record_hashes", None)
-    if hashes is None or len(hashes) == 0:
-        return []
-    index = getattr(plan, "record_hash_index", None)
-    if callable(index):
-        return [hashes[index(n)] for n in chunk.record_numbers]
-    by_number = getattr(plan, "hash_for_record", None)
-    if callable(by_number):
-        return [by_number(n) for n in chunk.record_numbers]
-    return []
+def _hashes_by_record(plan: ImportPlan) -> dict[int, int]:
+    """Map data-record numbers to their content hashes.
+
+    ``plan.record_hashes`` holds one hash per data record in file order; blank lines take a record
+    number but no hash. Every data record is in exactly one chunk, reject, removed duplicate or
+    already-imported range, so their sorted union gives the order.
+    """
+    hashes = plan.record_hashes
+    numbers = {n for c in plan.chunks for n in c.record_numbers}
+    numbers.update(r.record for r in plan.rejects)
+    numbers.update(r.record for r in plan.removed_duplicates)
+    numbers.update(n for a, b in plan.already_imported for n in range(a, b + 1))
+    ordered = sorted(numbers)
+    if len(ordered) != len(hashes):
+        return {}
+    return {n: int(h) for n, h in zip(ordered, hashes.tolist(), strict=True)}
+
+
+def _piece_hashes(task: "ChunkTask", chunk: ChunkSpec) -> str:
+    """The encoded hashes of ``chunk``'s records (a split piece takes its subset)."""
+    if chunk.sha256 == task.chunk.sha256:
+        return task.record_hashes
+    full = decode_hashes(task.record_hashes)
+    if len(full) != task.chunk.rows:
+        return ""
+    by_number = dict(zip(task.chunk.record_numbers, full.tolist(), strict=True))
+    return encode_hashes([by_number[n] for n in chunk.record_numbers])
 
 
 def _source_rows(chunk: ChunkSpec, sample_rows: Iterable[int] | None) -> list[int]:
     """Translate the API's chunk-local row numbers (header = 1) to source record numbers."""
     out = []
     for n in sample_rows or ():
-        i = int(n) - 2
-        if 0 <= i < len(chunk.record_numbers):
-            out.append(chunk.record_numbers[i])
+        try:
+            out.append(chunk.source_record(int(n)))
+        except ValueError:
+            continue  # a row number outside the chunk: the server's count, not ours
     return out
 
 
@@ -524,14 +536,7 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
             write_rejects(plan, out)
             rejects_file = str(out)
 
-        already = int(getattr(plan, "already_imported_records", 0) or 0)
-        if seen_hashes is not None and not already:
-            already = (
-                plan.data_records
-                - len(plan.rejects)
-                - len(plan.removed_duplicates)
-                - sum(c.rows for c in plan.chunks)
-            )
+        already = plan.already_imported_count
         summary = PlanSummary(
             partition_key=key,
             path=drop.relative_path,
@@ -545,7 +550,7 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
             column_mapping=dict(plan.column_mapping),
             unmapped_columns=list(getattr(plan, "unmapped_columns", []) or []),
             data_records=plan.data_records,
-            removed_duplicates=[_number_of(r) for r in plan.removed_duplicates],
+            removed_duplicates=[r.record for r in plan.removed_duplicates],
             rejects=_group_rejects(plan.rejects),
             predicted_skips={k: list(v) for k, v in plan.predicted_skips.items()},
             already_imported_records=max(already, 0),
@@ -565,9 +570,24 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
         )
         yield dg.Output(summary, "summary")
         slim = _slim_plan(plan)
+        hashes = _hashes_by_record(plan)
+        if not hashes:
+            context.log.warning(
+                "Could not align record hashes with record numbers; mode: append will not "
+                "recognise this run's records later."
+            )
         for chunk in plan.chunks:
+            chunk_hashes = (
+                encode_hashes([hashes[n] for n in chunk.record_numbers]) if hashes else ""
+            )
             yield dg.DynamicOutput(
-                ChunkTask(ctx=ctx, plan=slim, chunk=chunk, known=known[chunk.index]),
+                ChunkTask(
+                    ctx=ctx,
+                    plan=slim,
+                    chunk=chunk,
+                    known=known[chunk.index],
+                    record_hashes=chunk_hashes,
+                ),
                 output_name="chunks",
                 mapping_key=f"chunk_{chunk.index}",
             )
@@ -633,25 +653,22 @@ def rejects_path(data_dir: str, partition_key: str) -> Path:
 
 
 def _seen_hashes(entries: Iterable[LedgerEntry]) -> Any:
-    import numpy as np
-
     arrays = [decode_hashes(e.record_hashes) for e in entries if e.record_hashes]
     return np.unique(np.concatenate(arrays)) if arrays else np.empty(0, dtype=np.uint64)
 
 
 def _slim_plan(plan: ImportPlan) -> ImportPlan:
-    """The plan without per-record lists, so each chunk step's pickled input stays small."""
-    if not dataclasses.is_dataclass(plan):
-        return plan
-    names = {f.name for f in dataclasses.fields(plan)}
-    changes: dict[str, Any] = {}
-    for name, empty in (("rejects", []), ("removed_duplicates", []), ("predicted_skips", {})):
-        if name in names:
-            changes[name] = empty
-    try:
-        return dataclasses.replace(plan, **changes)
-    except (TypeError, ValueError):
-        return plan
+    """The plan without its per-record lists: what ``read_chunk``/``split_chunk`` need (encoding,
+    header, newline), so each chunk step's pickled input stays small for big drops."""
+    return dataclasses.replace(
+        plan,
+        chunks=[],
+        rejects=[],
+        removed_duplicates=[],
+        predicted_skips={},
+        already_imported=[],
+        record_hashes=np.zeros(0, np.uint64),
+    )
 
 
 def _record(
@@ -699,7 +716,7 @@ def _record(
         "workflow_id": out["workflow_id"] or dg.MetadataValue.null(),
         "replayed": out["replayed"],
         "records": chunk.rows,
-        "record_hashes": encode_hashes(_chunk_record_hashes(task.plan, chunk)),
+        "record_hashes": _piece_hashes(task, chunk),
     }
     if error is not None:
         meta["error_code"] = error.code or str(error.status)
@@ -1035,7 +1052,7 @@ def describe_plan(
     for drop in scan:
         item: dict[str, Any] = {"partition_key": drop.key, "path": drop.relative_path}
         try:
-            plan = plan_file(drop.path, max_bytes=CHUNK_BYTES, max_rows=CHUNK_ROWS)
+            plan = plan_file(drop.path, max_bytes=CHUNK_BYTES - DEFAULT_MARGIN, max_rows=CHUNK_ROWS)
         except IngestError as exc:
             item["error"] = str(exc)
             out.append(item)
@@ -1054,7 +1071,7 @@ def describe_plan(
                     for c in plan.chunks
                 ],
                 "rejects": _group_rejects(plan.rejects),
-                "removed_duplicates": [_number_of(r) for r in plan.removed_duplicates],
+                "removed_duplicates": [r.record for r in plan.removed_duplicates],
                 "predicted_skips": {k: list(v) for k, v in plan.predicted_skips.items()},
                 "estimated_credits_by_type": {t: rows * c for t, c in UNIT_COSTS.items()},
                 "estimated_credits": rows * UNIT_COSTS[settings.enrichment_type]

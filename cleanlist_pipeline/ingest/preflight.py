@@ -6,7 +6,8 @@ server's normalisation and order (e-mail checked first; first occurrence kept; a
 do not count). Rows the server would skip as ``missing_required`` are only *predicted*: the
 server's ``skip_reasons`` stay the authority.
 
-Memory: one 8-byte hash per distinct key (e-mail and LinkedIn, so about 16 bytes a record), held in
+Memory: one 8-byte hash per distinct key (Python's own hash of the normalised key: it only has
+to agree within one planning process) (e-mail and LinkedIn, so about 16 bytes a record), held in
 a few sorted numpy runs that merge like a binary counter, never a Python set of the whole file.
 """
 
@@ -41,29 +42,43 @@ class RejectedRecord:
 
 
 class KeySet:
-    """A growing set of uint64 hashes as sorted runs (log-structured), ~8 bytes per key."""
+    """A growing set of int64 key hashes as sorted runs (log-structured), 8 bytes per key.
+
+    Callers add only keys that are not members yet (kept rows have new keys by construction),
+    so runs never need de-duplicating; merging two sorted runs is a linear timsort pass.
+    """
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
+        self._size = 0
 
     def __len__(self) -> int:
-        return sum(len(r) for r in self._runs)
+        return self._size
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         found = np.zeros(len(keys), dtype=bool)
+        if not self._runs or len(keys) == 0:
+            return found
+        order = np.argsort(keys)
+        sk = keys[order]  # sorted needles let searchsorted reuse its last position
+        hit = np.zeros(len(keys), dtype=bool)
         for run in self._runs:
-            idx = np.searchsorted(run, keys)
+            idx = np.searchsorted(run, sk)
             idx[idx == len(run)] = len(run) - 1
-            found |= run[idx] == keys
+            hit |= run[idx] == sk
+        found[order] = hit
         return found
 
     def add(self, keys: np.ndarray) -> None:
         if len(keys) == 0:
             return
-        self._runs.append(np.unique(keys))
+        self._runs.append(np.sort(keys))
+        self._size += len(keys)
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
             top = self._runs.pop()
-            self._runs[-1] = np.union1d(self._runs[-1], top)
+            merged = np.concatenate((self._runs[-1], top))
+            merged.sort(kind="stable")
+            self._runs[-1] = merged
 
 
 def _repeated(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ from cleanlist_pipeline.ingest.records import (
     classify,
     csv_state,
     hash64,
+    key_hash,
 )
 
 BLOCK_SIZE = 4 * 1024 * 1024
@@ -269,7 +270,7 @@ class _Fast:
             sel = np.flatnonzero(fast & e_has)
             if len(sel):
                 keys = b"\n".join(_slices(wb, eb[0][sel], eb[1][sel])).lower().split(b"\n")
-                email_h[sel] = hash64(keys)
+                email_h[sel] = key_hash(keys)
         if lb is not None:
             sel = np.flatnonzero(fast & l_has)
             if len(sel):
@@ -278,7 +279,7 @@ class _Fast:
                 joined = joined.replace(b"\n\x00", b"\n").replace(b"\nwww.", b"\n")
                 while b"/\n" in joined:
                     joined = joined.replace(b"/\n", b"\n")
-                link_h[sel] = hash64(joined[1:-1].split(b"\n"))
+                link_h[sel] = key_hash(joined[1:-1].split(b"\n"))
 
         if n_full == n and n_full == len(nl_w) and not has_cr:
             contents = wb[:last_line_end - 1].split(b"\n")
@@ -295,8 +296,8 @@ class _Fast:
             has_req[i] = r.has_required
             if r.reason is not None:
                 reasons[i] = r.reason
-            email_h[i] = hash64([r.email])[0] if r.email is not None else 0
-            link_h[i] = hash64([r.linkedin])[0] if r.linkedin is not None else 0
+            email_h[i] = key_hash([r.email])[0] if r.email is not None else 0
+            link_h[i] = key_hash([r.linkedin])[0] if r.linkedin is not None else 0
         has_req[kind != KIND_DATA] = False
 
         batch = Batch(first_record=first_record, src_start=s_start + base, src_end=s_end + base,
@@ -363,9 +364,9 @@ def _exact_batches(ctx: ScanContext, start: int, first_record: int, first_line: 
             if r.reason is not None:
                 reasons[i] = r.reason
             if r.email is not None:
-                email_h[i] = hash64([r.email])[0]
+                email_h[i] = key_hash([r.email])[0]
             if r.linkedin is not None:
-                link_h[i] = hash64([r.linkedin])[0]
+                link_h[i] = key_hash([r.linkedin])[0]
         b = Batch(first_record=first_of_batch,
                   src_start=np.array([p[0] for p in pending], dtype=np.int64),
                   src_end=np.array([p[1] for p in pending], dtype=np.int64),
@@ -422,7 +423,7 @@ def _exact_batches(ctx: ScanContext, start: int, first_record: int, first_line: 
 
 
 def scan_batches(ctx: ScanContext, start: int, first_line: int, size: int,
-                 block_size: int = BLOCK_SIZE) -> Iterator[Batch]:
+                 block_size: int | None = None) -> Iterator[Batch]:
     """All data records from byte ``start`` (just after the header), in batches.
 
     Uses the fast path, and restarts with the exact scanner if a buffer needs ``csv`` semantics
@@ -430,6 +431,7 @@ def scan_batches(ctx: ScanContext, start: int, first_line: int, size: int,
     must be ready for a restart: see :func:`plan.plan_file`).
     """
     fast = _Fast(ctx)
+    block_size = block_size or BLOCK_SIZE
     with open(ctx.path, "rb") as f:
         f.seek(start)
         base = start

@@ -165,6 +165,17 @@ def hash64(items: Sequence[bytes]) -> np.ndarray:
     return out
 
 
+def key_hash(items: Sequence[bytes]) -> np.ndarray:
+    """64-bit hashes of dedupe keys, never 0; valid within this process only.
+
+    Dedupe keys live for one ``plan_file`` call, so the interpreter's SipHash (fast, keyed per
+    process) is enough; content hashes, which outlive the process, use :func:`hash64`.
+    """
+    out = np.fromiter(map(hash, items), dtype=np.int64, count=len(items)).view(np.uint64)
+    out[out == 0] = 1
+    return out
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the columns the pre-flight reads sit (0-based; None when unmapped)."""

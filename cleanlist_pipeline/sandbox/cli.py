@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cleanlist-sandbox``."""
     args = build_parser().parse_args(argv)
@@ -70,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines.append(key)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
+    # temporary database is removed.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         make_server(db).run(sockets=[sock])
     finally:

@@ -39,7 +39,6 @@ from cleanlist_pipeline.storage.layout import (
     utc_snapshot_at,
 )
 from cleanlist_pipeline.storage.masking import mask_lead
-from cleanlist_pipeline.storage.pipeline import consume
 from cleanlist_pipeline.storage.schema import LEAD_SCHEMA, column_schema
 
 # Measured on 200k realistic synthetic leads (docs/internals.md §5): snappy encodes at ~0.5 µs/row
@@ -48,7 +47,6 @@ from cleanlist_pipeline.storage.schema import LEAD_SCHEMA, column_schema
 DEFAULT_COMPRESSION = "snappy"
 DEFAULT_COMPRESSION_LEVEL: int | None = None
 DEFAULT_ROW_GROUP_ROWS = 50_000
-DEFAULT_PIPELINE_DEPTH = 4
 
 # Low-cardinality columns gain from dictionary encoding; ids, emails, phones, URLs and names are
 # nearly unique, where building a dictionary only to abandon it costs time.
@@ -86,7 +84,6 @@ def write_leads_snapshot(
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
     compression: str = DEFAULT_COMPRESSION,
     compression_level: int | None = DEFAULT_COMPRESSION_LEVEL,
-    pipeline_depth: int = DEFAULT_PIPELINE_DEPTH,
 ) -> SnapshotResult:
     """Write ``<root>/leads/list_id=<id>/snapshot_date=<UTC date>/leads.parquet`` from ``pages``.
 
@@ -96,10 +93,6 @@ def write_leads_snapshot(
     raises, the earlier snapshot stays and no temporary file is left. With ``retention_days=N``,
     snapshot folders of this list dated before the last N days (counted back from this
     snapshot's date) are deleted after the new file is in place.
-
-    Pages are converted and encoded in a worker thread while the caller's iterator fetches the
-    next ones (``pipeline_depth`` pages may wait in between; 0 does everything in this thread).
-    The iterator itself always runs in the calling thread.
     """
     if retention_days is not None and retention_days < 1:
         raise ValueError("retention_days must be at least 1 (or None to keep every snapshot)")
@@ -119,7 +112,8 @@ def write_leads_snapshot(
         )
         try:
             builder = LeadRowGroupBuilder(writer, snapshot_at, row_group_rows)
-            consume(pages, builder.add_page, pipeline_depth)
+            for page in pages:
+                builder.add_page(page)
             builder.flush()
         finally:
             writer.close()

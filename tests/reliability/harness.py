@@ -249,7 +249,19 @@ class Deployment:
         import dagster as dg
         from dagster._core.instance.ref import InstanceRef
 
-        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home))) as instance:
+        # dagster.yaml may read settings from the environment ({env: DAGSTER_PG_HOST}, …):
+        # give this process the deployment's values while the instance is opened.
+        saved = {k: os.environ.get(k) for k in self.extra_env}
+        os.environ.update(self.extra_env)
+        try:
+            instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        with instance:
             yield instance
 
     def _command(self, partition: str | None, config: Mapping[str, Any] | None,

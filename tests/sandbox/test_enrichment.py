@@ -145,5 +145,8 @@ def test_by_task_needs_quote_and_runs_async(cleanlist_sandbox: SandboxHandle,
     cleanlist_sandbox.advance_clock(3)
     st = _status(api, page["task_id"])
     assert st.status == "completed" and st.workflow_id == page["task_id"]
+    scratch = api.get(f"/lead-lists/{st.lead_list_id}").json()
+    assert scratch["name"] == "MCP Results" and scratch["lead_count"] == 8
+    assert st.lead_list_id not in {x["list_id"] for x in api.get("/lead-lists").json()["lists"]}
     assert api.get("/enrichment/status/enrich-nope").status_code == 404
     assert api.get("/enrichment/status/cl-task_nope").status_code == 404

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from reliability.harness import Deployment, RunOutcome, SandboxProc, csv_bytes, free_port
 
 PEOPLE = 40
