@@ -51,7 +51,7 @@ NOTES = ["Met at booth 12.", "Asked for pricing, follow up in Q2.",
 def _ascii(s: str) -> str:
     """ASCII handle for e-mails and URLs: "Łukasz Østergaard" → "lukaszostergaard"."""
     s = s.replace("Ł", "L").replace("ł", "l").replace("Ø", "O").replace("ø", "o")
-    s = s.replace("Æ", "AE").replace("ß", "ss").replace("ı", "i")
+    s = s.replace("Æ", "AE").replace("ß", "ss").replace("\u0131", "i")
     plain = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in plain if ch.isalnum())
 
@@ -160,7 +160,7 @@ def make_drops(out: Path = DROPS, seed: int = SEED) -> dict[str, int]:
         ({**r, "deal": f"€{rng.randint(5, 90)}k"} for r in _rows(people, rng, 260, 0.04)),
         encoding="cp1252", newline="\r\n",
         transform=lambda t: t.replace("ễ", "e").replace("Ł", "L").replace("ł", "l")
-        .replace("ş", "s").replace("ğ", "g").replace("ı", "i").replace("Ç", "C"))
+        .replace("ş", "s").replace("ğ", "g").replace("\u0131", "i").replace("Ç", "C"))
     notes_cols = [("first_name", "first_name"), ("last_name", "last_name"), ("email", "email"),
                   ("phone", "phone"), ("linkedin_url", "linkedin_url"),
                   ("company_name", "company_name"), ("company_domain", "company_domain"),

@@ -1,1 +1,96 @@
-"""api"""
+"""The Cleanlist HTTP client (plain Python over httpx; imports no Dagster).
+
+>>> from cleanlist_pipeline.api import CleanlistClient, RetryPolicy, RateLimitConfig
+"""
+
+from __future__ import annotations
+
+from cleanlist_pipeline.api.client import DEFAULT_BASE_URL, CleanlistClient
+from cleanlist_pipeline.api.errors import (
+    APIError,
+    AuthenticationError,
+    CleanlistError,
+    ConfigurationError,
+    InsufficientCreditsError,
+    InsufficientScopeError,
+    MissingColumnError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PaginationError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RateLimiterTimeoutError,
+    ResponseShapeError,
+    ServerError,
+    SpendCapExceededError,
+    TransportError,
+    ValidationError,
+)
+from cleanlist_pipeline.api.idempotency import add_leads_key, chunk_import_key
+from cleanlist_pipeline.api.models import (
+    AddLeadsResult,
+    CostEstimate,
+    CreditsBalance,
+    CsvImportResult,
+    DeleteListResult,
+    EnrichByTaskResult,
+    EnrichListResult,
+    KeyValidation,
+    Lead,
+    LeadList,
+    LeadsPage,
+    ListsPage,
+    ListSummary,
+    RemoveLeadsResult,
+    WhoAmI,
+    WorkflowStatus,
+)
+from cleanlist_pipeline.api.ratelimit import RateLimitConfig, RateLimiter
+from cleanlist_pipeline.api.retry import Repeat, RetryPolicy
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIError",
+    "AddLeadsResult",
+    "AuthenticationError",
+    "CleanlistClient",
+    "CleanlistError",
+    "ConfigurationError",
+    "CostEstimate",
+    "CreditsBalance",
+    "CsvImportResult",
+    "DeleteListResult",
+    "EnrichByTaskResult",
+    "EnrichListResult",
+    "InsufficientCreditsError",
+    "InsufficientScopeError",
+    "KeyValidation",
+    "Lead",
+    "LeadList",
+    "LeadsPage",
+    "ListSummary",
+    "ListsPage",
+    "MissingColumnError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PaginationError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitConfig",
+    "RateLimitedError",
+    "RateLimiter",
+    "RateLimiterTimeoutError",
+    "RemoveLeadsResult",
+    "Repeat",
+    "ResponseShapeError",
+    "RetryPolicy",
+    "ServerError",
+    "SpendCapExceededError",
+    "TransportError",
+    "ValidationError",
+    "WhoAmI",
+    "WorkflowStatus",
+    "add_leads_key",
+    "chunk_import_key",
+]

@@ -68,6 +68,9 @@ class ConfigurationError(CleanlistError):
 class APIError(CleanlistError):
     """The API answered with an HTTP error status; the fields mirror the error envelope."""
 
+    #: Which attempt of the call got this answer (1 = the first try); set by the client.
+    attempt: int = 1
+
     def __init__(
         self,
         message: str,
@@ -408,7 +411,7 @@ def _compose_message(
         if why:
             head += f" ({why})"
         if cls is MissingColumnError and details:
-            head += f"; details: {details}"
+            head = head.rstrip(".") + f" (details: {details})"
         if cls is InsufficientCreditsError and isinstance(details, Mapping):
             shortfall = details.get("shortfall_credits")
             if shortfall is not None:
@@ -417,5 +420,7 @@ def _compose_message(
         if todo:
             head += f". {todo}" if not head.endswith(".") else f" {todo}"
     ident = f"{status} {code}" if code else str(status)
-    suffix = f" [{ident} on {method} {path}" + (f", request_id={request_id}]" if request_id else "]")
+    suffix = f" [{ident} on {method} {path}" + (
+        f", request_id={request_id}]" if request_id else "]"
+    )
     return head + suffix

@@ -168,7 +168,9 @@ class RateLimiter:
         ]
         if config.org_id:
             org_hash = hashlib.sha256(config.org_id.encode("utf-8")).hexdigest()[:16]
-            self._slots.append(self._make_slot(f"o_{org_hash}", config.effective_per_org, window_ms))
+            self._slots.append(
+                self._make_slot(f"o_{org_hash}", config.effective_per_org, window_ms)
+            )
         elif config.effective_per_org < config.effective_per_key:
             # Organization unknown: its bucket would count exactly this key's requests.
             self._slots[0].close()

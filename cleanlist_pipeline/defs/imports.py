@@ -105,6 +105,8 @@ class ImportConfig(dg.Config):
     encoding: str | None = None
     size_margin_bytes: int = DEFAULT_MARGIN
     max_rows_per_chunk: int = CHUNK_ROWS
+    #: seconds before step retry n (times n) after the client gave up on a transport failure or 5xx
+    step_retry_seconds: float = 30.0
 
 
 # --------------------------------------------------------------------------- data passed between steps
@@ -125,6 +127,7 @@ class ImportContext:
     enrichment_type: str | None
     column_mapping: dict[str, str]
     ledger_cursor: int | None
+    step_retry_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -467,6 +470,7 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
                 enrichment_type=etype if dispatch else None,
                 column_mapping=dict(plan.column_mapping),
                 ledger_cursor=ledger_cursor,
+                step_retry_seconds=config.step_retry_seconds,
             )
             known = {c.index: _known_pieces(imported, ctx, c) for c in plan.chunks}
             rows_to_send = sum(c.rows for c in plan.chunks if known[c.index] is None)
@@ -678,7 +682,7 @@ def _record(
     piece: str,
     key: str,
     result: Any | None,
-    error: api_errors.APIError | None = None,
+    error: api_errors.CleanlistError | None = None,
 ) -> dict[str, Any]:
     ctx = task.ctx
     skipped = _source_rows(chunk, getattr(result, "sample_skip_rows", None)) if result else []
@@ -718,9 +722,12 @@ def _record(
         "records": chunk.rows,
         "record_hashes": _piece_hashes(task, chunk),
     }
-    if error is not None:
+    if isinstance(error, api_errors.APIError):
         meta["error_code"] = error.code or str(error.status)
         meta["error"] = f"HTTP {error.status} {error.code or ''}".strip()
+    elif error is not None:
+        meta["error_code"] = type(error).__name__
+        meta["error"] = f"no answer from the API ({type(error).__name__})"
     context.log_event(
         dg.AssetObservation(
             asset_key=IMPORT_ASSET_KEY,
@@ -795,13 +802,24 @@ def _send(
             )
         return out
     except (api_errors.TransportError, api_errors.ServerError) as exc:
-        # The client already retried with backoff; a step retry gives the API minutes, not seconds.
+        # The client already retried with backoff; a step retry gives the API minutes, not
+        # seconds. Only these two are retried at step level: a 4xx will not change by waiting.
         retry = context.retry_number
+        if retry >= _STEP_RETRIES:
+            _record(context, task, chunk, piece, key, None, exc)
+            raise dg.Failure(
+                description=f"Chunk {piece} of {ctx.partition_key}: the API did not answer "
+                f"after the client's retries and {_STEP_RETRIES} step retries ({exc}). Whatever "
+                "it committed is replayed, not re-imported, when this step is re-executed "
+                "(same idempotency key)."
+            ) from exc
         context.log.warning(
             f"Chunk {piece}: the API did not answer after the client's retries ({exc!r}); "
             f"step retry {retry + 1} of {_STEP_RETRIES}."
         )
-        raise dg.RetryRequested(max_retries=_STEP_RETRIES, seconds_to_wait=5 * (retry + 1)) from exc
+        raise dg.RetryRequested(
+            max_retries=_STEP_RETRIES, seconds_to_wait=ctx.step_retry_seconds * (retry + 1)
+        ) from exc
     except api_errors.APIError as exc:
         _record(context, task, chunk, piece, key, None, exc)
         _stop_backfill_if_needed(context, backfill_id, exc)
@@ -1012,7 +1030,6 @@ def build_import_job() -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         "cleanlist_import_job",
         selection=dg.AssetSelection.assets(IMPORT_ASSET_KEY),
-        partitions_def=CSV_DROPS,
         description="Import one CSV drop (a csv_drops partition) into a Cleanlist lead list.",
     )
 

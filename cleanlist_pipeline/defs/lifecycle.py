@@ -117,10 +117,14 @@ def tick_sensor(
     Used where no daemon runs (``cleanlist-pipeline run``/``demo``, tests). It keeps its own
     cursor, separate from the daemon's; the sensor's event-log reading makes either safe.
     """
-    sensor = defs.get_sensor_def(sensor_name)
+    sensor = defs.get_repository_def().get_sensor_def(sensor_name)
     cursor = load_sensor_cursor(instance, sensor_name)
     with dg.build_sensor_context(
-        instance=instance, cursor=cursor, definitions=defs, sensor_name=sensor_name
+        instance=instance,
+        cursor=cursor,
+        definitions=defs,
+        sensor_name=sensor_name,
+        resources=dict(defs.resources or {}),
     ) as context:
         data = sensor.evaluate_tick(context)
     report = TickReport(asset_events=list(data.asset_events), skip_message=data.skip_message)

@@ -6,8 +6,7 @@ server's normalisation and order (e-mail checked first; first occurrence kept; a
 do not count). Rows the server would skip as ``missing_required`` are only *predicted*: the
 server's ``skip_reasons`` stay the authority.
 
-Memory: one 8-byte hash per distinct key (Python's own hash of the normalised key: it only has
-to agree within one planning process) (e-mail and LinkedIn, so about 16 bytes a record), held in
+Memory: one 8-byte hash (XXH3-64 of the normalised key) per distinct key (e-mail and LinkedIn, so about 16 bytes a record), held in
 a few sorted numpy runs that merge like a binary counter, never a Python set of the whole file.
 """
 

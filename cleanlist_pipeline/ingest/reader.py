@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +39,28 @@ from cleanlist_pipeline.ingest.records import (
     classify,
     csv_state,
     hash64,
-    key_hash,
 )
 
 BLOCK_SIZE = 4 * 1024 * 1024
 #: A record still open after this many bytes is treated as an unterminated quote.
 MAX_PENDING = 64 * 1024 * 1024
 
-_NL, _CR, _QUOTE, _COMMA = 10, 13, 34, 44
+_NL, _CR, _QUOTE, _COMMA, _SLASH = 10, 13, 34, 44, 47
+_HTTPS = np.frombuffer(b"https://", np.uint8)
+_HTTP = np.frombuffer(b"http://", np.uint8)
+_WWW = np.frombuffer(b"www.", np.uint8)
+
+
+def _is_space(b: np.ndarray) -> np.ndarray:
+    """ASCII whitespace that ``bytes.strip`` and ``str.strip`` agree on (no CR/LF in a field)."""
+    return (b == 32) | (b == 9) | (b == 11) | (b == 12)
+
+
+def _lower_gather(w: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
+    """``k`` bytes from each position (clipped at the end), ASCII letters lower-cased."""
+    idx = np.minimum(pos[:, None] + np.arange(k), len(w) - 1)
+    m = w[idx]
+    return np.where((m >= 65) & (m <= 90), m | 32, m)
 
 
 class NeedsExactScan(Exception):
@@ -70,6 +85,7 @@ class Batch:
     content_h: np.ndarray  # uint64
     reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
     unterminated_last: bool = False  # the file's last record has no line terminator
+    lines: int = 0  # physical lines the batch spans (newlines consumed)
 
     def __len__(self) -> int:
         return len(self.src_start)
@@ -109,6 +125,23 @@ def _field_bounds(c: np.ndarray, c_lo: np.ndarray, n_commas: np.ndarray, ws: np.
     return start.astype(np.int64), np.where(present, end, we).astype(np.int64)
 
 
+def _gather_joined(w: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    """The byte ranges ``[starts, ends)`` of ``w`` joined by ``\\n``, gathered in one numpy pass.
+
+    Cheaper than slicing thousands of small ``bytes`` objects and joining them.
+    """
+    lens = ends - starts
+    seg = lens + 1
+    total = int(seg.sum())
+    if total == 0:
+        return b""
+    offs = np.cumsum(seg) - seg
+    idx = np.arange(total, dtype=np.int64) + np.repeat(starts - offs, seg)
+    out = np.take(w, idx, mode="clip")
+    out[offs + lens] = _NL
+    return out[:-1].tobytes()
+
+
 def _slices(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> list[bytes]:
     return list(map(buf.__getitem__, map(slice, starts.tolist(), ends.tolist())))
 
@@ -120,30 +153,50 @@ class _Fast:
         self.ctx = ctx
 
     def scan(self, src: bytes, base: int, first_record: int, first_line: int,
-             final: bool) -> tuple[Batch | None, int]:
-        """Read the complete records of ``src``; returns the batch and source bytes consumed."""
+             final: bool) -> tuple[Batch | None, int, int]:
+        """Read the complete records of ``src``: (batch, source bytes consumed, lines consumed)."""
         ctx = self.ctx
         lay = ctx.layout
         u8 = src.decode(ctx.encoding.name).encode("utf-8") if ctx.encoding.transcoded else src
         wb = u8
         w = np.frombuffer(wb, dtype=np.uint8)
-        nl_w = np.flatnonzero(w == _NL)
-        q = np.flatnonzero(w == _QUOTE)
-        has_cr = b"\r" in wb
-        if len(q):
-            self._check_quoting(w, q)
-            ends_mask = (np.searchsorted(q, nl_w) & 1) == 0
-            end_lines = np.flatnonzero(ends_mask)
-            open_at_end = (len(q) & 1) == 1
+        # One pass finds every byte that matters (LF, CR, quote, comma); parity and counts are
+        # then computed on that short array instead of the whole buffer.
+        special = (w == _NL) | (w == _COMMA)
+        if b'"' in wb:
+            special |= w == _QUOTE
+        if b"\r" in wb:
+            special |= w == _CR
+        sp = np.flatnonzero(special)
+        sb = w[sp]
+        isq = sb == _QUOTE
+        is_nl = sb == _NL
+        nq = int(np.count_nonzero(isq))
+        nl_w = sp[is_nl]
+        if nq:
+            self._check_quoting(w, sp[isq])
+            outside = ((np.cumsum(isq) - isq) & 1) == 0
+            end_sp = np.flatnonzero(is_nl & outside)
+            comma_m = (sb == _COMMA) & outside
+            open_at_end = (nq & 1) == 1
         else:
-            end_lines = np.arange(len(nl_w))
+            outside = None
+            end_sp = np.flatnonzero(is_nl)
+            comma_m = sb == _COMMA
             open_at_end = False
+        end_lines = (np.cumsum(is_nl)[end_sp] - 1) if nq else np.arange(len(nl_w))
+        has_cr = bool(np.any(sb == _CR))
         if has_cr:
-            cr = np.flatnonzero(w == _CR)
+            cr_idx = np.flatnonzero(sb == _CR)
+            cr = sp[cr_idx]
             nxt = w[np.minimum(cr + 1, len(w) - 1)]
-            bare = cr[(nxt != _NL) | (cr + 1 >= len(w))]
-            if len(bare) and (len(q) == 0 or np.any((np.searchsorted(q, bare) & 1) == 0)):
+            bare = (nxt != _NL) | (cr + 1 >= len(w))
+            if outside is not None:
+                bare &= outside[cr_idx]
+            if bare.any():
                 raise NeedsExactScan("bare CR outside quotes")
+        c = sp[comma_m]
+        commas_before_end = np.cumsum(comma_m)[end_sp]
         nl_s = nl_w if src is wb else np.flatnonzero(np.frombuffer(src, np.uint8) == _NL)
         nl_u = nl_w
         n_full = len(end_lines)
@@ -158,7 +211,7 @@ class _Fast:
                 record=first_record + n_full, line=first_line + start_line)
         n = n_full + (1 if tail else 0)
         if n == 0:
-            return None, 0
+            return None, 0, 0
         start_lines = np.empty(n, dtype=np.int64)
         start_lines[0] = 0
         if n > 1:
@@ -190,13 +243,13 @@ class _Fast:
         reasons: dict[int, tuple[str, str]] = {}
 
         length = we - ws
-        if len(q):
-            c = np.flatnonzero(w == _COMMA)
-            c = c[(np.searchsorted(q, c) & 1) == 0]
-        else:
-            c = np.flatnonzero(w == _COMMA)
-        c_lo = np.searchsorted(c, ws)
-        n_commas = np.searchsorted(c, we) - c_lo
+        c_hi = np.empty(n, dtype=np.int64)
+        c_hi[:n_full] = commas_before_end
+        if tail:
+            c_hi[-1] = len(c)
+        c_lo = np.zeros(n, dtype=np.int64)
+        c_lo[1:] = c_hi[:-1]
+        n_commas = c_hi - c_lo
         slow = (n_commas == 0) | (length > CSV_FIELD_LIMIT)
         ragged = (n_commas + 1 > lay.n_fields) & ~slow
         for i in np.flatnonzero(ragged).tolist():
@@ -212,27 +265,38 @@ class _Fast:
         slow &= ~ragged
         live = kind == KIND_DATA
 
-        hi = np.flatnonzero(w >= 128)
+        top = len(w) - 1
 
         def bounds(col: int | None) -> tuple[np.ndarray, np.ndarray] | None:
             if col is None:
                 return None
             return _field_bounds(c, c_lo, n_commas, ws, we, col)
 
-        def plain_key(b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-            """(non-empty, needs-slow) for a key field: quoted/padded/non-ASCII keys go slow."""
+        def trimmed_key(b: tuple[np.ndarray, np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            """(start, end, raw non-empty, needs-slow) of a key field after trimming spaces.
+
+            Quoted keys and control bytes at the edges are left to ``csv`` (slow path); ASCII
+            spaces/tabs trim the same with bytes as with ``str.strip``.
+            """
             s, e = b
-            ln = e - s
-            nonempty = ln > 0
-            sl = np.minimum(s, len(w) - 1) if len(w) else s
-            el = np.maximum(e - 1, 0)
-            first = w[sl] if len(w) else np.zeros(len(s), np.uint8)
-            last = w[el] if len(w) else np.zeros(len(s), np.uint8)
-            bad_edge = (first <= 32) | (first >= 127) | (first == _QUOTE) | (last <= 32) | (
-                last >= 127)
-            non_ascii = (np.searchsorted(hi, e) - np.searchsorted(hi, s)) > 0 if len(hi) else \
-                np.zeros(len(s), bool)
-            return nonempty, nonempty & (bad_edge | non_ascii)
+            raw = (e > s) & live
+            first = w[np.minimum(s, top)]
+            bad = raw & ((first == _QUOTE) | (first >= 127))
+            s, e = s.copy(), e.copy()
+            for _ in range(256):
+                m = raw & (e > s) & _is_space(w[np.minimum(s, top)])
+                if not m.any():
+                    break
+                s += m
+            for _ in range(256):
+                m = raw & (e > s) & _is_space(w[np.maximum(e - 1, 0)])
+                if not m.any():
+                    break
+                e -= m
+            f2, l2 = w[np.minimum(s, top)], w[np.maximum(e - 1, 0)]
+            bad |= raw & (e > s) & ((f2 < 32) | (l2 < 32) | (l2 >= 127))
+            return s, e, raw, bad
 
         def presence(b: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
             """(surely non-empty, undecided) after trimming, from the first byte alone."""
@@ -240,22 +304,36 @@ class _Fast:
                 z = np.zeros(n, bool)
                 return z, z
             s, e = b
-            ln = e - s
-            first = w[np.minimum(s, len(w) - 1)] if len(w) else np.zeros(n, np.uint8)
-            sure = (ln > 0) & (first > 32) & (first < 127) & (first != _QUOTE)
-            return sure, (ln > 0) & ~sure
+            first = w[np.minimum(s, top)]
+            sure = (e > s) & (first > 32) & (first < 127) & (first != _QUOTE)
+            return sure, (e > s) & ~sure
 
+        def hash_keys(s: np.ndarray, e: np.ndarray, sel: np.ndarray, out: np.ndarray,
+                      slow_mask: np.ndarray) -> None:
+            """Lower-case and hash ASCII keys; non-ASCII ones (Unicode case rules) go slow."""
+            joined = _gather_joined(w, s[sel], e[sel])
+            if joined.isascii():
+                out[sel] = hash64(joined.lower().split(b"\n"))
+                return
+            keys = joined.split(b"\n")
+            ok = np.fromiter(map(bytes.isascii, keys), dtype=bool, count=len(keys))
+            slow_mask[sel[~ok]] = True
+            good = [k.lower() for k, fine in zip(keys, ok.tolist(), strict=True) if fine]
+            if good:
+                out[sel[ok]] = hash64(good)
+
+        e_has = np.zeros(n, bool)
+        l_has = np.zeros(n, bool)
         eb = bounds(lay.email)
         lb = bounds(lay.linkedin)
         if eb is not None:
-            e_has, e_slow = plain_key(eb)
-        else:
-            e_has = e_slow = np.zeros(n, bool)
+            es, ee, e_raw, e_bad = trimmed_key(eb)
+            slow |= e_bad
+            e_has = e_raw & (ee > es)
         if lb is not None:
-            l_has, l_slow = plain_key(lb)
-        else:
-            l_has = l_slow = np.zeros(n, bool)
-        slow |= live & (e_slow | l_slow)
+            ls, le, l_raw, l_bad = trimmed_key(lb)
+            slow |= l_bad
+            l_has = l_raw & (le > ls)
         neither = ~e_has & ~l_has
         fn, fn_u = presence(bounds(lay.full_name))
         f1, f1_u = presence(bounds(lay.first_name))
@@ -265,27 +343,43 @@ class _Fast:
         slow |= live & neither & (fn_u | f1_u | l1_u | cn_u | cd_u)
         has_req[:] = e_has | l_has | ((fn | (f1 & l1)) & (cn | cd))
 
-        fast = live & ~slow
         if eb is not None:
-            sel = np.flatnonzero(fast & e_has)
+            sel = np.flatnonzero(live & ~slow & e_has)
             if len(sel):
-                keys = b"\n".join(_slices(wb, eb[0][sel], eb[1][sel])).lower().split(b"\n")
-                email_h[sel] = key_hash(keys)
+                hash_keys(es, ee, sel, email_h, slow)
         if lb is not None:
-            sel = np.flatnonzero(fast & l_has)
+            sel = np.flatnonzero(live & ~slow & l_has)
             if len(sel):
-                joined = b"\n" + b"\n".join(_slices(wb, lb[0][sel], lb[1][sel])).lower() + b"\n"
-                joined = joined.replace(b"\nhttps://", b"\n\x00").replace(b"\nhttp://", b"\n\x00")
-                joined = joined.replace(b"\n\x00", b"\n").replace(b"\nwww.", b"\n")
-                while b"/\n" in joined:
-                    joined = joined.replace(b"/\n", b"\n")
-                link_h[sel] = key_hash(joined[1:-1].split(b"\n"))
+                # The server's LinkedIn key: lower-cased, one scheme, then "www.", then trailing
+                # slashes removed. Done on offsets, so only the final keys are copied.
+                ks = ls.copy()
+                ln = le - ks
+                pre = _lower_gather(w, ks, 8)
+                https = (ln >= 8) & np.all(pre[:, :8] == _HTTPS, axis=1)
+                http = ~https & (ln >= 7) & np.all(pre[:, :7] == _HTTP, axis=1)
+                ks += 8 * https + 7 * http
+                www = ((le - ks) >= 4) & np.all(_lower_gather(w, ks, 4) == _WWW, axis=1)
+                ks += 4 * www
+                ke = le.copy()
+                for _ in range(4096):
+                    m = (ke > ks) & (w[np.maximum(ke - 1, 0)] == _SLASH)
+                    if not m.any():
+                        break
+                    ke -= m
+                hash_keys(ks, ke, sel, link_h, slow)
 
-        if n_full == n and n_full == len(nl_w) and not has_cr:
-            contents = wb[:last_line_end - 1].split(b"\n")
-        elif (n_full == n and n_full == len(nl_w)
-              and wb.count(b"\r\n", 0, last_line_end) == n_full):
-            contents = wb[:last_line_end - 2].split(b"\r\n")
+        if not has_cr and n_full:
+            lines = wb[:last_line_end - 1].split(b"\n")
+            if n_full == len(lines):
+                contents = lines
+            else:
+                firsts = start_lines[:n_full]
+                contents = ([lines[int(firsts[0])]] if n_full == 1
+                            else list(itemgetter(*firsts.tolist())(lines)))
+                for k in np.flatnonzero(end_lines - firsts > 0).tolist():
+                    contents[k] = b"\n".join(lines[int(firsts[k]):int(end_lines[k]) + 1])
+            if tail:
+                contents.append(wb[int(ws[-1]):int(we[-1])])
         else:
             contents = _slices(wb, ws, we)
         content_h = hash64(contents)
@@ -296,8 +390,8 @@ class _Fast:
             has_req[i] = r.has_required
             if r.reason is not None:
                 reasons[i] = r.reason
-            email_h[i] = key_hash([r.email])[0] if r.email is not None else 0
-            link_h[i] = key_hash([r.linkedin])[0] if r.linkedin is not None else 0
+            email_h[i] = hash64([r.email])[0] if r.email is not None else 0
+            link_h[i] = hash64([r.linkedin])[0] if r.linkedin is not None else 0
         has_req[kind != KIND_DATA] = False
 
         batch = Batch(first_record=first_record, src_start=s_start + base, src_end=s_end + base,
@@ -305,8 +399,8 @@ class _Fast:
                       out_end=o_end, kind=kind, email_h=email_h, link_h=link_h,
                       has_required=has_req, content_h=content_h, reasons=reasons,
                       unterminated_last=tail)
-        # line numbers: lines are counted on the work copy, which has as many '\n' as the source
-        return batch, consumed
+        lines_consumed = int(end_lines[-1]) + 1 if n_full else 0
+        return batch, consumed, lines_consumed + (1 if tail else 0)
 
     @staticmethod
     def _check_quoting(w: np.ndarray, q: np.ndarray) -> None:
@@ -364,9 +458,9 @@ def _exact_batches(ctx: ScanContext, start: int, first_record: int, first_line: 
             if r.reason is not None:
                 reasons[i] = r.reason
             if r.email is not None:
-                email_h[i] = key_hash([r.email])[0]
+                email_h[i] = hash64([r.email])[0]
             if r.linkedin is not None:
-                link_h[i] = key_hash([r.linkedin])[0]
+                link_h[i] = hash64([r.linkedin])[0]
         b = Batch(first_record=first_of_batch,
                   src_start=np.array([p[0] for p in pending], dtype=np.int64),
                   src_end=np.array([p[1] for p in pending], dtype=np.int64),
@@ -422,9 +516,10 @@ def _exact_batches(ctx: ScanContext, start: int, first_record: int, first_line: 
         yield flush()
 
 
-def scan_batches(ctx: ScanContext, start: int, first_line: int, size: int,
-                 block_size: int | None = None) -> Iterator[Batch]:
-    """All data records from byte ``start`` (just after the header), in batches.
+def scan_batches(ctx: ScanContext, start: int, first_line: int, end: int,
+                 block_size: int | None = None, first_record: int = 2) -> Iterator[Batch]:
+    """All records in ``[start, end)`` (``start`` just after the header, or any record
+    boundary), in batches.
 
     Uses the fast path, and restarts with the exact scanner if a buffer needs ``csv`` semantics
     (no batch has been handed out by then only if it happens in the first buffer, so the caller
@@ -435,17 +530,17 @@ def scan_batches(ctx: ScanContext, start: int, first_line: int, size: int,
     with open(ctx.path, "rb") as f:
         f.seek(start)
         base = start
-        record = 2
+        record = first_record
         line = first_line
         carry = b""
         want = block_size
         while True:
-            data = f.read(want)
-            final = f.tell() >= size or not data
+            data = f.read(max(0, min(want, end - f.tell())))
+            final = f.tell() >= end or not data
             buf = carry + data if carry else data
             if not buf:
                 return
-            batch, consumed = fast.scan(buf, base, record, line, final)
+            batch, consumed, nlines = fast.scan(buf, base, record, line, final)
             if batch is None:
                 if final:
                     return
@@ -458,9 +553,10 @@ def scan_batches(ctx: ScanContext, start: int, first_line: int, size: int,
                 want = max(block_size, len(buf))
                 continue
             want = block_size
+            batch.lines = nlines
             yield batch
             record += len(batch)
-            line += buf.count(b"\n", 0, consumed)
+            line += nlines
             base += consumed
             carry = buf[consumed:]
             if final and not carry:

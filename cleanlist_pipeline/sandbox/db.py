@@ -131,6 +131,8 @@ class Database:
             c.execute("PRAGMA synchronous=NORMAL")
             c.execute("PRAGMA foreign_keys=OFF")
             c.execute("PRAGMA cache_size=-65536")
+            # Settling a big workflow builds a temp table per lead; keep it off the disk.
+            c.execute("PRAGMA temp_store=MEMORY")
             self._local.conn = c
         return c
 

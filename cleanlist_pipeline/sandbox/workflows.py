@@ -79,24 +79,66 @@ def settle_due(c: sqlite3.Connection, now: float) -> int:
     return len(due)
 
 
-def _workflow_leads(c: sqlite3.Connection, wf: sqlite3.Row) -> list[tuple[int, str, Any, Any]]:
+def _crc32(lead_id: str) -> int:
+    return zlib.crc32(lead_id.encode())
+
+
+# The settle set: one row per lead of the workflow that the lookup found something for.
+# ``h`` is crc32(lead_id); ``fresh`` marks leads that had no provider (their lists gain one
+# enriched lead each).
+_SETTLE_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS settle_set (rid INTEGER PRIMARY KEY, h INTEGER NOT NULL,"
+    " e INTEGER NOT NULL, p INTEGER NOT NULL, fresh INTEGER NOT NULL)"
+)
+# ``outcome()`` in SQL. The crc is computed once per lead in a MATERIALIZED CTE, so SQLite
+# does not call the Python function again for each use of ``h``.
+_FILL_SETTLE_SET = (
+    "WITH w AS MATERIALIZED (SELECT l.rid AS rid, sandbox_crc32(l.lead_id) AS h,"
+    " l.provider IS NULL AS fresh FROM {source})"
+    " INSERT OR IGNORE INTO settle_set (rid, h, e, p, fresh)"
+    " SELECT rid, h, :we AND h % 100 < 70, :wp AND (h >> 8) % 100 < 40, fresh FROM w"
+    " WHERE (:we AND h % 100 < 70) OR (:wp AND (h >> 8) % 100 < 40)"
+)
+_RANGE_SOURCE = ("memberships m JOIN leads l ON l.rid = m.lead_rid"
+                 " WHERE m.list_seq = :seq AND m.pos BETWEEN :lo AND :hi")
+_RIDS_SOURCE = "settle_rids r JOIN leads l ON l.rid = r.rid"
+# Same values as the per-lead rule: keep what a lead has, fill what was found.
+_APPLY_RESULTS = (
+    "UPDATE leads SET"
+    " email = COALESCE(leads.email, CASE WHEN s.e THEN 'contact.' || substr(leads.lead_id, 6, 8)"
+    " || '@example.com' END),"
+    " phone = COALESCE(leads.phone, CASE WHEN s.p THEN printf('+1555%07d', s.h % 10000000) END),"
+    " provider = COALESCE(leads.provider, CASE s.h % 3 WHEN 0 THEN '{}' WHEN 1 THEN '{}'"
+    " ELSE '{}' END)"
+    " FROM settle_set s WHERE leads.rid = s.rid"
+).format(*PROVIDERS)
+
+
+def _fill_settle_set(c: sqlite3.Connection, wf: sqlite3.Row, want_email: bool,
+                     want_phone: bool) -> None:
+    c.create_function("sandbox_crc32", 1, _crc32, deterministic=True)
+    c.execute(_SETTLE_TABLE)
+    c.execute("DELETE FROM settle_set")
+    params: dict[str, Any] = {"we": int(want_email), "wp": int(want_phone)}
     if wf["lead_rids"] is not None:
-        rids = unpack(wf["lead_rids"])
-        out: list[tuple[int, str, Any, Any]] = []
-        for i in range(0, len(rids), 500):
-            part = rids[i:i + 500]
-            q = ",".join("?" * len(part))
-            out.extend(c.execute(f"SELECT rid, lead_id, email, phone FROM leads WHERE rid IN"
-                                 f" ({q})", part).fetchall())
-        return out
-    return c.execute(
-        "SELECT l.rid, l.lead_id, l.email, l.phone FROM memberships m JOIN leads l"
-        " ON l.rid = m.lead_rid WHERE m.list_seq=? AND m.pos BETWEEN ? AND ?",
-        (wf["list_seq"], wf["pos_from"], wf["pos_to"])).fetchall()
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS settle_rids (rid INTEGER PRIMARY KEY)")
+        c.execute("DELETE FROM settle_rids")
+        c.executemany("INSERT OR IGNORE INTO settle_rids (rid) VALUES (?)",
+                      [(r,) for r in unpack(wf["lead_rids"])])
+        c.execute(_FILL_SETTLE_SET.format(source=_RIDS_SOURCE), params)
+        c.execute("DELETE FROM settle_rids")
+    else:
+        params.update(seq=wf["list_seq"], lo=wf["pos_from"], hi=wf["pos_to"])
+        c.execute(_FILL_SETTLE_SET.format(source=_RANGE_SOURCE), params)
 
 
 def settle(c: sqlite3.Connection, wf_id: str) -> None:
-    """Apply results and settle credits exactly once (the ``settled=0`` guard)."""
+    """Apply results and settle credits exactly once (the ``settled=0`` guard).
+
+    Set-based: the per-lead decision (``outcome``) is computed in SQL into a temp table, then
+    one UPDATE … FROM writes the results, one upsert counts the charges and one grouped query
+    moves the lists' ``enriched_count`` — a 1M-lead workflow settles in a few seconds at most.
+    """
     c.row_factory = sqlite3.Row
     try:
         wf = c.execute("SELECT * FROM workflows WHERE id=? AND settled=0", (wf_id,)).fetchone()
@@ -107,36 +149,20 @@ def settle(c: sqlite3.Connection, wf_id: str) -> None:
     etype = wf["enrichment_type"]
     emails = phones = 0
     if not wf["will_fail"]:
-        want_email = etype in ("partial", "full")
-        want_phone = etype in ("phone_only", "full")
-        updates: list[tuple[Any, Any, str, int]] = []
-        charged_rids: list[tuple[int]] = []
-        for rid, lead_id, email, phone in _workflow_leads(c, wf):
-            e, p = outcome(lead_id)
-            e, p = e and want_email, p and want_phone
-            if not (e or p):
-                continue
-            emails += e
-            phones += p
-            h = zlib.crc32(lead_id.encode())
-            new_email = email or (f"contact.{lead_id[5:13]}@example.com" if e else None)
-            new_phone = phone or (f"+1555{h % 10_000_000:07d}" if p else None)
-            updates.append((new_email, new_phone, PROVIDERS[h % 3], rid))
-            charged_rids.append((rid,))
-        if updates:
-            c.execute("CREATE TEMP TABLE IF NOT EXISTS newly_enriched (rid INTEGER PRIMARY KEY)")
-            c.execute("DELETE FROM newly_enriched")
-            c.executemany("INSERT OR IGNORE INTO newly_enriched (rid) SELECT rid FROM leads"
-                          " WHERE rid=? AND provider IS NULL", charged_rids)
-            c.executemany("UPDATE leads SET email=?, phone=?, provider=COALESCE(provider, ?)"
-                          " WHERE rid=?", updates)
-            c.execute(
-                "UPDATE lists SET enriched_count = enriched_count + (SELECT COUNT(*) FROM"
-                " memberships m JOIN newly_enriched t ON t.rid = m.lead_rid"
-                " WHERE m.list_seq = lists.seq) WHERE seq IN (SELECT DISTINCT m.list_seq FROM"
-                " memberships m JOIN newly_enriched t ON t.rid = m.lead_rid)")
-            c.executemany("INSERT INTO lead_charges (lead_rid, n) VALUES (?, 1)"
-                          " ON CONFLICT(lead_rid) DO UPDATE SET n = n + 1", charged_rids)
+        _fill_settle_set(c, wf, etype in ("partial", "full"), etype in ("phone_only", "full"))
+        emails, phones = (int(x or 0) for x in c.execute(
+            "SELECT SUM(e), SUM(p) FROM settle_set").fetchone())
+        if emails or phones:
+            gained = c.execute(
+                "SELECT m.list_seq, COUNT(*) FROM settle_set s JOIN memberships m"
+                " ON m.lead_rid = s.rid WHERE s.fresh GROUP BY m.list_seq").fetchall()
+            c.execute(_APPLY_RESULTS)
+            c.executemany("UPDATE lists SET enriched_count = enriched_count + ? WHERE seq = ?",
+                          [(n, seq) for seq, n in gained])
+            # WHERE true: SQLite needs it to parse an upsert whose source is a SELECT.
+            c.execute("INSERT INTO lead_charges (lead_rid, n) SELECT rid, 1 FROM settle_set"
+                      " WHERE true ON CONFLICT(lead_rid) DO UPDATE SET n = n + 1")
+        c.execute("DELETE FROM settle_set")
     charged = emails + 10 * phones
     refunded = wf["reserved"] - charged
     c.execute("UPDATE orgs SET credits = credits + ?, reserved_open = reserved_open - ?,"

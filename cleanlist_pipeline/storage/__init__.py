@@ -1,7 +1,5 @@
 """Parquet storage of lead snapshots and the lists catalog (no Dagster, no HTTP).
 
->>> from cleanlist_pipeline.storage import write_leads_snapshot, latest_snapshot  # doctest: +SKIP
-
 Layout under a root (local folder or object-store URI), hive-partitioned for DuckDB, pandas,
 Polars and Spark::
 

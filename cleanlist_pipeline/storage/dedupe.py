@@ -5,8 +5,9 @@ keeps the first occurrence of each ``lead_id``. A Python ``set`` of the id strin
 lead (150 MB at a million); this table keeps a 64-bit hash per lead instead:
 
 * a sorted ``numpy.int64`` array (8 B/lead) checked with a vectorised ``searchsorted``;
-* a small Python ``set`` of the hashes admitted since the last merge, folded into the array once it
-  holds ``merge_at`` entries (the concatenation of two sorted runs re-sorts in linear time).
+* a small Python ``set`` of the hashes admitted since the last merge (plus the same hashes as
+  per-page arrays), folded into the array once it holds ``merge_at`` entries (the concatenation
+  of two sorted runs re-sorts in linear time).
 
 The hash is Python's built-in ``hash(str)``: SipHash with a per-process random key, computed in C
 and cached on the string. The table lives for one snapshot write in one process, so the per-process
@@ -37,6 +38,7 @@ class LeadIdDeduper:
 
     def __init__(self, merge_at: int = 65_536) -> None:
         self._sorted: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._recent_arrays: list[npt.NDArray[np.int64]] = []
         self._recent: set[int] = set()
         self._merge_at = merge_at
         self.duplicates = 0
@@ -50,7 +52,8 @@ class LeadIdDeduper:
         if n == 0:
             return None
         hashes = list(map(hash, ids))
-        in_sorted = self._in_sorted(np.fromiter(hashes, dtype=np.int64, count=n))
+        page = np.fromiter(hashes, dtype=np.int64, count=n)
+        in_sorted = self._in_sorted(page)
         recent = self._recent
         keep: npt.NDArray[np.bool_] | None = None
         if not in_sorted.any() and recent.isdisjoint(hashes):
@@ -72,8 +75,11 @@ class LeadIdDeduper:
                         keep[i] = False
                     else:
                         recent.add(h)
-        if keep is not None:
+        if keep is None:
+            self._recent_arrays.append(page)
+        else:
             self.duplicates += n - int(keep.sum())
+            self._recent_arrays.append(page[keep])
         if len(recent) >= self._merge_at:
             self._merge()
         return keep
@@ -87,11 +93,12 @@ class LeadIdDeduper:
         return table[idx] == hashes
 
     def _merge(self) -> None:
-        fresh = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
+        fresh = np.concatenate(self._recent_arrays)
         fresh.sort()
         # Timsort ("stable") finds the two sorted runs and merges them in linear time.
         self._sorted = np.sort(np.concatenate((self._sorted, fresh)), kind="stable")
         self._recent = set()
+        self._recent_arrays = []
         # Grow the merge threshold with the table so merges stay amortised O(1) per id while
         # the Python set (≈ 60 B/entry) stays a small fraction of the 8 B/entry array.
         self._merge_at = max(self._merge_at, len(self._sorted) // 8)

@@ -8,9 +8,10 @@ Publication is atomic on both kinds of store:
 
 * local: the file is written next to its final name under a hidden temporary name (readers such as
   pyarrow datasets skip names starting with ``.``), fsynced, then ``os.replace``-d over the old one;
-* object stores: the file is written to a local temporary file first, then uploaded in one
-  ``open_output_stream``, so a failure while *producing* the data never reaches the bucket, and the
-  object appears only when its upload completes.
+* object stores: the file is written to a local temporary file first, so a failure while
+  *producing* the data never reaches the bucket; then it is uploaded in one ``open_output_stream``
+  to a hidden staging key beside the final one and moved over it (S3/GCS: one server-side copy),
+  so an upload cut short never replaces the previous snapshot.
 
 Local files are created ``0o600`` and the folders this module creates ``0o700``: snapshots hold
 personal data (emails, phones).
@@ -22,12 +23,16 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
 _COPY_CHUNK = 8 * 1024 * 1024
+# Stores whose "folders" are only key prefixes: creating them would leave empty marker objects
+# that some readers list as files.
+_FLAT_STORES = frozenset({"s3", "gcs"})
 
 
 def _has_scheme(root: str) -> bool:
@@ -154,12 +159,23 @@ def atomic_file(fs: pafs.FileSystem, final_path: str) -> Iterator[str]:
 
     fd, tmp = tempfile.mkstemp(prefix=".cleanlist-snapshot.", suffix=".parquet.tmp")
     os.close(fd)
+    parent, base = final_path.rsplit("/", 1)
+    staged = f"{parent}/.{base}.{uuid.uuid4().hex}.tmp"
     try:
         yield tmp
-        parent = final_path.rsplit("/", 1)[0]
-        fs.create_dir(parent, recursive=True)
-        with open(tmp, "rb") as src, fs.open_output_stream(final_path) as dst:
-            shutil.copyfileobj(src, dst, _COPY_CHUNK)
+        if fs.type_name not in _FLAT_STORES:
+            fs.create_dir(parent, recursive=True)
+        try:
+            # pyarrow completes (rather than aborts) an object upload when its stream is closed,
+            # even on an exception; so the upload goes to a hidden staging key, and only a whole
+            # upload is moved over the final key (a server-side copy on S3/GCS).
+            with open(tmp, "rb") as src, fs.open_output_stream(staged) as dst:
+                shutil.copyfileobj(src, dst, _COPY_CHUNK)
+            fs.move(staged, final_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                fs.delete_file(staged)
+            raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -1,13 +1,13 @@
 """Lead snapshots: stream pages of a list's leads into one Parquet file per list and UTC day.
 
->>> from datetime import datetime, timezone
->>> pages = [[{"lead_id": "ld_1", "email": "ann@acme.com"}], [{"lead_id": "ld_2"}]]
->>> result = write_leads_snapshot(pages, "data", "lst_1", datetime.now(timezone.utc))  # doctest: +SKIP
->>> result.rows, result.email_coverage                                                # doctest: +SKIP
-(2, 0.5)
+```python
+pages = [[{"lead_id": "ld_1", "email": "ann@acme.com"}], [{"lead_id": "ld_2"}]]
+result = write_leads_snapshot(pages, "data", "lst_1", datetime.now(timezone.utc))
+result.rows, result.email_coverage   # (2, 0.5)
+```
 
 Memory stays flat whatever the list size: at most one row group (``row_group_rows`` leads, as
-compact Arrow arrays) plus the page in hand plus the 8-byte-per-lead dedupe table.
+compact Arrow arrays) plus the page in hand plus the dedupe table (about 8 to 10 bytes per lead).
 """
 
 from __future__ import annotations

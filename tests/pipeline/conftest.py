@@ -11,12 +11,12 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from cleanlist_pipeline.defs.resources import CleanlistResource
 
 from cleanlist_pipeline.defs.config import Settings
 from cleanlist_pipeline.defs.imports import build_import_definitions
 from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY, iter_ledger
 from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.defs.resources import CleanlistResource
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DROPS = REPO / "sample_data" / "drops"
@@ -53,6 +53,7 @@ class Pipeline:
     settings: Settings
     resource: CleanlistResource
     drops: Path
+    resource_kwargs: dict[str, Any] = field(default_factory=dict)
     runs: list[dg.ExecuteInProcessResult] = field(default_factory=list)
 
     def definitions(self, resource: CleanlistResource | None = None) -> dg.Definitions:
@@ -124,12 +125,21 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
     return ""
 
 
+def resource_kwargs(sandbox: Any, key: str | None = None) -> dict[str, Any]:
+    """Resource settings pointing at the sandbox process. The client's own rate limiter is off
+    (the fixture's sandbox has its limits off too) and retries are short, so tests never wait."""
+    return {
+        "api_key": key or sandbox.key,
+        "base_url": sandbox.v1,
+        "rate_limit_per_key": 0,
+        "max_attempts": 3,
+        "max_total_retry_wait_seconds": 2.0,
+    }
+
+
 def make_resource(sandbox: Any, key: str | None = None) -> CleanlistResource:
-    """The resource pointed at the sandbox process (the client's own rate limiter is off:
-    the fixture's sandbox has its limits off too, and tests should not wait on it)."""
-    return CleanlistResource(
-        api_key=key or sandbox.key, base_url=sandbox.v1, rate_limit_per_key=0, rate_limit_per_org=0
-    )
+    """The resource pointed at the sandbox process (see :func:`resource_kwargs`)."""
+    return CleanlistResource(**resource_kwargs(sandbox, key))
 
 
 @pytest.fixture
@@ -178,6 +188,7 @@ def pipeline(
         settings=_settings(drops, tmp_path),
         resource=make_resource(cleanlist_sandbox),
         drops=drops,
+        resource_kwargs=resource_kwargs(cleanlist_sandbox),
     )
 
 

@@ -201,6 +201,8 @@ class Deployment:
     list_name: str = "Reliability proofs"
     extra_env: dict[str, str] = field(default_factory=dict)
     dagster_yaml: str | None = None
+    #: CleanlistResource fields set through run config (e.g. the client's rate limits).
+    resource_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.home = self.root / "dagster_home"
@@ -271,6 +273,8 @@ class Deployment:
             cmd += ["--reexecute-from", reexecute_from, "--strategy", strategy]
         else:
             cmd += ["--partition", str(partition), "--config", json.dumps(dict(config or {}))]
+            if self.resource_config:
+                cmd += ["--resource-config", json.dumps(self.resource_config)]
         if multiprocess:
             cmd.append("--multiprocess")
         return cmd

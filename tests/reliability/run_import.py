@@ -5,7 +5,8 @@ group, so a test can SIGKILL the run with its multiprocess step children). Setti
 environment exactly as in production (``DAGSTER_HOME``, ``CLEANLIST_*``).
 
     python tests/reliability/run_import.py --partition leads.csv [--multiprocess]
-        [--config '{"mode": "force"}'] [--reexecute-from RUN_ID] [--strategy from_failure|all]
+        [--config '{"mode": "force"}'] [--resource-config '{"rate_limit_per_key": 20}']
+        [--reexecute-from RUN_ID] [--strategy from_failure|all]
 
 The last stdout line is JSON: ``{"run_id", "success", "status", "failures": [...]}``.
 """
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--partition")
     parser.add_argument("--config", default="{}", help="ImportConfig fields as JSON")
+    parser.add_argument("--resource-config", default="{}",
+                        help="CleanlistResource fields as JSON (e.g. rate_limit_per_key)")
     parser.add_argument("--multiprocess", action="store_true")
     parser.add_argument("--max-concurrent", type=int, default=2)
     parser.add_argument("--reexecute-from", default=None, help="parent run id")
@@ -91,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             "ops": {"cleanlist_csv_import": {"config": json.loads(args.config)}},
             "execution": {"config": execution},
         }
+        resource_config = json.loads(args.resource_config)
+        if resource_config:
+            run_config["resources"] = {"cleanlist": {"config": resource_config}}
         result = dg.execute_job(
             job, instance, run_config=run_config, tags={"dagster/partition": args.partition}
         )

@@ -8,7 +8,7 @@ from cleanlist_ai.models.csv_import_response import CsvImportResponse
 
 from cleanlist_pipeline.testing import SandboxHandle, start_sandbox_process
 
-from .helpers import b64, check_model
+from .helpers import b64, check_error, check_model
 
 MAPPING = {"email": "Email"}
 
@@ -88,19 +88,22 @@ def test_rate_limits_per_key_and_org_on_the_movable_clock() -> None:
             # Start at the beginning of a fresh window so wall time cannot roll it over mid-test.
             now = handle.ledger()["now"]
             handle.advance_clock(60 - now % 60 + 0.5)
-            with handle.client() as a, handle.client(key=second) as b:
+            # The second key calls the v1 prefix: both prefixes share the same windows.
+            with handle.client() as a, handle.client("v1", key=second) as b:
                 assert [a.get("/whoami").status_code for _ in range(3)] == [200] * 3
                 r = a.get("/whoami")
                 err = r.json()["error"]
                 assert r.status_code == 429 and err["code"] == "rate_limited" and err["retryable"]
                 assert 1 <= int(r.headers["Retry-After"]) <= 60
                 assert err["retry_after_ms"] <= int(r.headers["Retry-After"]) * 1000
-                assert [b.get("/whoami").status_code for _ in range(3)] == [200, 200, 429]
+                assert [b.get("/whoami").status_code for _ in range(2)] == [200, 200]
+                org_err = check_error(b.get("/lead-lists"), 429, "rate_limited")
+                assert org_err["retry_after_ms"] > 0
                 assert handle.admin.get("/ledger").status_code == 200
                 handle.advance_clock(60)
                 assert a.get("/whoami").status_code == 200
             ledger = handle.ledger()
-            assert ledger["rate_limited"]["GET /whoami"] == 2
+            assert ledger["rate_limited"] == {"GET /whoami": 1, "GET /lead-lists": 1}
             assert sum(sum(m.values()) for m in ledger["requests_per_minute"].values()) == 6
         finally:
             handle.close()

@@ -11,7 +11,7 @@ from cleanlist_ai.models.remove_leads_response import RemoveLeadsResponse
 
 from cleanlist_pipeline.testing import SandboxHandle
 
-from .helpers import check_model
+from .helpers import check_422, check_error, check_model
 
 
 def _all_pages(api: httpx.Client, list_id: str, limit: int) -> list[dict]:
@@ -122,3 +122,51 @@ def test_remove_counts_real_deletions_and_caps_at_100(cleanlist_sandbox: Sandbox
     assert api.request("DELETE", url, json={"lead_ids": ["x"] * 101}).status_code == 422
     assert api.request("DELETE", url, json={"lead_ids": []}).status_code == 422
     assert api.get(f"/lead-lists/{sample}").json()["lead_count"] == 22
+
+
+def test_page_size_defaults_to_100_and_limit_is_checked(cleanlist_sandbox: SandboxHandle,
+                                                       api: httpx.Client) -> None:
+    list_id = cleanlist_sandbox.seed_list("Hundreds", 150)
+    page = check_model(LeadsPageResponse, api.get(f"/lead-lists/{list_id}/leads").json())
+    assert len(page.leads) == 100 and page.total == 150 and page.cursor
+    for limit in ("0", "501", "ten", "-1"):
+        detail = check_422(api.get(f"/lead-lists/{list_id}/leads", params={"limit": limit}))
+        assert detail[0]["loc"] == ["query", "limit"]
+    full = api.get(f"/lead-lists/{list_id}/leads", params={"limit": 500}).json()
+    assert len(full["leads"]) == 150 and full["cursor"] is None
+
+
+def test_cohort_lifetime_follows_the_setting(cleanlist_sandbox: SandboxHandle,
+                                             api: httpx.Client) -> None:
+    cleanlist_sandbox.settings(cohort_ttl_seconds=120)
+    sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
+    first = api.get(f"/lead-lists/{sample}/leads", params={"limit": 3}).json()
+    second = api.get(f"/lead-lists/{sample}/leads",
+                     params={"limit": 3, "cursor": first["cursor"]}).json()
+    assert first["task_id"] != second["task_id"]
+    target = api.post("/lead-lists", json={"name": "Cohorts"}).json()["list_id"]
+    url = f"/lead-lists/{target}/leads"
+    cleanlist_sandbox.advance_clock(100)
+    assert api.post(url, json={"task_id": first["task_id"]}).json()["added"] == 3
+    cleanlist_sandbox.advance_clock(30)
+    err = check_error(api.post(url, json={"task_id": second["task_id"]}), 404, "not_found")
+    assert err["details"] == {"task_id": second["task_id"]}
+    assert api.get(f"/lead-lists/{target}").json()["lead_count"] == 3
+
+
+def test_leads_of_another_org_are_unreachable(cleanlist_sandbox: SandboxHandle,
+                                              api: httpx.Client) -> None:
+    sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
+    page = api.get(f"/lead-lists/{sample}/leads", params={"limit": 2}).json()
+    outsider = cleanlist_sandbox.add_key(["*"], user="u_other_org", org="org_other")
+    prefix = "v1" if "/v1/" in str(api.base_url) else "v2"
+    with cleanlist_sandbox.client(prefix, key=outsider) as other:
+        check_error(other.get(f"/lead-lists/{sample}"), 404, "not_found")
+        mine = other.post("/lead-lists", json={"name": "Sample Leads"})
+        assert mine.status_code == 201 and mine.json()["list_id"] != sample
+        url = f"/lead-lists/{mine.json()['list_id']}/leads"
+        ids = [x["lead_id"] for x in page["leads"]]
+        check_error(other.post(url, json={"lead_ids": ids}), 404, "not_found")
+        check_error(other.post(url, json={"task_id": page["task_id"]}), 404, "not_found")
+        assert other.get("/lead-lists").json()["total"] == 1
+        assert other.get("/whoami").json()["organization_id"] == "org_other"

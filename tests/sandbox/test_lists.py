@@ -10,7 +10,7 @@ from cleanlist_ai.models.lists_page_response import ListsPageResponse
 
 from cleanlist_pipeline.testing import SandboxHandle
 
-from .helpers import check_model
+from .helpers import check_422, check_error, check_model
 
 
 def test_create_then_same_name_is_reused_case_insensitively(api: httpx.Client) -> None:
@@ -27,12 +27,16 @@ def test_create_then_same_name_is_reused_case_insensitively(api: httpx.Client) -
 
 
 def test_create_rejects_bad_names_and_unknown_folder(api: httpx.Client) -> None:
-    for body in ({"name": ""}, {"name": "x" * 201}, {}, {"name": "a", "colour": "red"}):
-        r = api.post("/lead-lists", json=body)
-        assert r.status_code == 422
-        assert {"type", "loc", "msg", "input"} <= set(r.json()["detail"][0])
+    for body in ({"name": ""}, {"name": "x" * 201}, {}, {"name": "a", "colour": "red"},
+                 {"name": 7}, [{"name": "a"}]):
+        detail = check_422(api.post("/lead-lists", json=body))
+        assert detail[0]["loc"][0] == "body"
+    check_422(api.post("/lead-lists", content=b"{not json",
+                       headers={"Content-Type": "application/json"}))
+    longest = api.post("/lead-lists", json={"name": "x" * 200})
+    assert longest.status_code == 201 and longest.json()["name"] == "x" * 200
     r = api.post("/lead-lists", json={"name": "Filed", "folder_id": "no-such-folder"})
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    check_error(r, 404, "not_found")
 
 
 def test_teammates_list_is_not_reused_and_private_lists_do_not_leak(
@@ -95,9 +99,13 @@ def test_patch_changes_only_present_fields(cleanlist_sandbox: SandboxHandle,
     assert (body.name, body.description, body.folder_id) == ("Renamed", None, folder)
     assert api.patch(url, json={"name": "Renamed"}).status_code == 200
     assert api.patch(url, json={"folder_id": None}).json()["folder_id"] is None
-    for bad in ({}, {"name": None}, {"owner": "me"}, {"name": ""}):
-        assert api.patch(url, json=bad).status_code == 422, bad
-    assert api.patch(url, json={"folder_id": "nope"}).status_code == 404
+    for bad in ({}, {"name": None}, {"owner": "me"}, {"name": ""}, {"name": "x" * 201},
+                {"description": 5}, []):
+        check_422(api.patch(url, json=bad))
+    check_422(api.patch(url, content=b"", headers={"Content-Type": "application/json"}))
+    check_error(api.patch(url, json={"folder_id": "nope"}), 404, "not_found")
+    after = check_model(ListDetailResponse, api.get(url).json())
+    assert (after.name, after.description, after.folder_id) == ("Renamed", None, None)
 
 
 def test_patch_and_delete_guard_protected_and_foreign_lists(
@@ -106,9 +114,12 @@ def test_patch_and_delete_guard_protected_and_foreign_lists(
     for method in ("PATCH", "DELETE"):
         kw = {"json": {"name": "x"}} if method == "PATCH" else {}
         r = api.request(method, f"/lead-lists/{lists['Extension Leads']}", **kw)
-        assert r.status_code == 403 and r.json()["error"]["code"] == "list_protected"
-        r = api.request(method, f"/lead-lists/{lists['Team Prospects']}", **kw)
-        assert r.status_code == 404
+        check_error(r, 403, "list_protected")
+        for foreign in ("Team Prospects", "Shared With You"):
+            check_error(api.request(method, f"/lead-lists/{lists[foreign]}", **kw),
+                        404, "not_found")
+    assert api.get(f"/lead-lists/{lists['Extension Leads']}").json()["name"] == "Extension Leads"
+    assert api.get(f"/lead-lists/{lists['Team Prospects']}").json()["lead_count"] == 20
 
 
 def test_delete_keeps_leads_and_repeat_is_404(cleanlist_sandbox: SandboxHandle,
@@ -118,8 +129,23 @@ def test_delete_keeps_leads_and_repeat_is_404(cleanlist_sandbox: SandboxHandle,
     r = api.delete(f"/lead-lists/{sample}")
     body = check_model(DeleteListResponse, r.json())
     assert body.deleted is True and body.list_id == sample
-    assert api.delete(f"/lead-lists/{sample}").status_code == 404
-    assert api.get(f"/lead-lists/{sample}").status_code == 404
+    check_error(api.delete(f"/lead-lists/{sample}"), 404, "not_found")
+    check_error(api.get(f"/lead-lists/{sample}"), 404, "not_found")
     target = api.post("/lead-lists", json={"name": "Rescue"}).json()["list_id"]
     added = api.post(f"/lead-lists/{target}/leads", json={"lead_ids": lead_ids[:5]}).json()
     assert added["added"] == 5
+
+
+def test_listing_defaults_to_50_and_names_owners(api: httpx.Client) -> None:
+    for i in range(47):
+        api.post("/lead-lists", json={"name": f"Bulk {i:02d}"}).raise_for_status()
+    first = check_model(ListsPageResponse, api.get("/lead-lists").json())
+    assert len(first.lists) == 50 and first.total == 51 and first.cursor
+    rest = api.get("/lead-lists", params={"cursor": first.cursor}).json()
+    assert len(rest["lists"]) == 1 and rest["cursor"] is None
+    owners = {x.name: (x.owner_name, x.visibility) for x in first.lists}
+    assert owners["Extension Leads"] == ("Sam Sandbox", "private")
+    assert owners["Team Prospects"] == ("Terry Teammate", "organization")
+    assert owners["Shared With You"] == ("Terry Teammate", "shared")
+    assert owners["Bulk 00"] == ("Sam Sandbox", "private")
+    assert "Teammate Private" not in owners

@@ -83,8 +83,10 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
                 "DAGSTER_PG_USERNAME": postgres_server.user,
                 "DAGSTER_PG_PASSWORD": "",
                 "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "compute-logs"),
-                "CLEANLIST_RATE_LIMIT_PER_KEY": str(RPM),
             },
+            # The client configured like the key: RPM per key; the org limit is off in the
+            # sandbox, keep it out of the way here too.
+            resource_config={"rate_limit_per_key": RPM, "rate_limit_per_org": 10 * RPM},
         )
         keys = [
             deployment.add_drop(f"scale/{name}.csv", csv_bytes(lead_rows(ROWS, tag=name)))

@@ -11,12 +11,22 @@ hands the finished deployment to the tests.
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from reliability.harness import Deployment, RunOutcome, SandboxProc, csv_bytes, free_port
+from reliability.harness import (
+    REPO,
+    Deployment,
+    RunOutcome,
+    SandboxProc,
+    csv_bytes,
+    free_port,
+)
 
 PEOPLE = 40
 
@@ -71,6 +81,20 @@ class DemoRun:
     people: list[CanaryPerson]
     outcomes: list[RunOutcome] = field(default_factory=list)
     ticks: list[dict] = field(default_factory=list)
+    cli: subprocess.CompletedProcess[bytes] | None = None
+
+
+def run_cli(deployment: Deployment, args: list[str], timeout: float = 240.0
+            ) -> subprocess.CompletedProcess[bytes]:
+    """``cleanlist-pipeline ARGS`` as a subprocess; output kept in the deployment's log folder."""
+    name = "cli-" + args[0]
+    with (deployment.logs / f"{name}.stdout").open("wb") as out, \
+            (deployment.logs / f"{name}.stderr").open("wb") as err:
+        return subprocess.run(
+            [sys.executable, "-c", "from cleanlist_pipeline.cli import main; main()", *args],
+            env=deployment.env, cwd=REPO, stdout=out, stderr=err, timeout=timeout,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture(scope="package")
@@ -96,21 +120,31 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         rows_b.append(dict(b[0].row()))  # a duplicate: removed before sending, reported by number
         rows_b.append({"first_name": b[1].first_name, "last_name": "", "email": "",
                        "phone": b[1].phone, "company_name": "", "job_title": ""})  # unimportable
-        key_a = deployment.add_drop("canary/a.csv", csv_bytes([p.row() for p in a]))
+        # 1. What `make demo` does, with a key: `cleanlist-pipeline run` imports every drop,
+        #    dispatches enrichment, waits for it through the sensor and writes the snapshots.
+        (deployment.drops / "canary").mkdir(parents=True, exist_ok=True)
+        (deployment.drops / "canary" / "a.csv").write_bytes(csv_bytes([p.row() for p in a]))
+        demo.cli = run_cli(deployment, ["run", "--drops", str(deployment.drops), "--list-name",
+                                        deployment.list_name, "--enrichment", "full",
+                                        "--timeout", "60", "--verbose"])
+        # 2. A second drop through the multiprocess executor (compute logs per step process),
+        #    with a duplicate and an unimportable record.
         key_b = deployment.add_drop("canary/b.csv", csv_bytes(rows_b))
         demo.outcomes.append(deployment.run(
-            key_a, multiprocess=True,
-            config={"dispatch_enrichment": True, "enrichment_type": "full",
-                    "max_rows_per_chunk": 20}))
-        demo.outcomes.append(deployment.run(key_b, config={"max_rows_per_chunk": 25}))
+            key_b, multiprocess=True,
+            config={"dispatch_enrichment": True, "enrichment_type": "partial",
+                    "max_rows_per_chunk": 25}))
+        demo.outcomes.append(deployment.run(key_b))
         # An import that must fail: the list id is not ours (the error path must not leak either).
         demo.outcomes.append(deployment.run(key_b, config={"list_id": "lst_not_ours_0000"}))
-        for _ in range(3):
+        # 3. The enrichment sensor, daemon-style, until it launches the snapshot for drop b.
+        for _ in range(4):
             tick = deployment.tick()
             assert tick is not None
             demo.ticks.append(tick)
             if tick["launched"]:
                 break
+            time.sleep(1.0)
         yield demo
     finally:
         sandbox.stop()

@@ -15,6 +15,8 @@ from .scan import forms_of, scan_files
 
 def test_the_key_is_in_no_file_log_or_database(finished_demo: DemoRun) -> None:
     demo = finished_demo
+    assert demo.cli is not None and demo.cli.returncode == 0, (
+        (demo.deployment.logs / "cli-run.stderr").read_text(errors="replace")[-3000:])
     imports = demo.outcomes[:2]
     assert all(o.success for o in imports), [o.failure_text for o in imports]
     assert not demo.outcomes[2].success, "the import into a foreign list id must fail"

@@ -7,11 +7,13 @@ import os
 import tempfile
 from datetime import timedelta
 
+import boto3
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
 from cleanlist_pipeline.storage import (
+    filesystem,
     latest_snapshot,
     read_snapshot,
     resolve_filesystem,
@@ -29,9 +31,18 @@ def s3_root(s3_server, request) -> str:
 
 
 def _keys(s3_root: str) -> list[str]:
-    fs, base = resolve_filesystem(s3_root)
-    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    return sorted(i.path[len(base) + 1 :] for i in infos if i.type == pafs.FileType.File)
+    """Objects under the root's prefix as the bucket lists them, bar empty folder markers.
+
+    (pyarrow leaves a ``folder/`` marker when it deletes the last object under a prefix, by
+    design; readers such as DuckDB globs, pyarrow datasets and Spark pass over them.)
+    """
+    _fs, base = resolve_filesystem(s3_root)
+    bucket, prefix = base.split("/", 1)
+    endpoint = s3_root.split("endpoint_override=")[1].split("&")[0]
+    s3 = boto3.client("s3", endpoint_url=f"http://{endpoint}")
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/")
+    keys = [o["Key"][len(prefix) + 1 :] for o in listing.get("Contents", [])]
+    return sorted(k for k in keys if not k.endswith("/"))
 
 
 def _local_temp_files() -> set[str]:
@@ -45,6 +56,7 @@ def test_snapshot_round_trip_on_s3(s3_root, s3_server, snapshot_at):
     assert prefix.startswith("s3://snapshots/")
     assert prefix.endswith("/leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet")
     assert result.rows == 120 and result.bytes > 0
+    # Exactly one object: the staging object it was uploaded as is gone.
     assert _keys(s3_root) == ["leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet"]
     assert latest_snapshot(s3_root, "lst_1") == result.path
     assert read_snapshot(result.path).num_rows == 120
@@ -133,3 +145,19 @@ def test_resolve_filesystem_for_paths_and_uris(tmp_path, monkeypatch):
     assert fs.type_name == "s3" and base == "bucket/some/prefix"
     with pytest.raises(ValueError, match="empty"):
         resolve_filesystem("")
+
+
+def test_upload_cut_short_keeps_the_previous_object(s3_root, snapshot_at, monkeypatch):
+    before = write_leads_snapshot(lead_pages(10), s3_root, "lst_1", snapshot_at)
+
+    def copy_half_then_fail(src, dst, length=0):
+        dst.write(src.read(100))
+        raise KeyboardInterrupt  # e.g. the run is terminated while uploading
+
+    monkeypatch.setattr(filesystem.shutil, "copyfileobj", copy_half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        write_leads_snapshot(lead_pages(300, 100), s3_root, "lst_1", snapshot_at)
+    monkeypatch.undo()
+
+    assert read_snapshot(before.path).num_rows == 10
+    assert _keys(s3_root) == ["leads/list_id=lst_1/snapshot_date=2026-03-14/leads.parquet"]

@@ -1,0 +1,73 @@
+"""Two processes calling as fast as they can through one key stay within the limit, as counted
+by a sandbox process that enforces it, and never see a 429."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cleanlist_pipeline.testing import SandboxHandle, start_sandbox_process
+
+WORKER = str(Path(__file__).with_name("limiter_worker.py"))
+RPM_KEY = 20
+
+
+@pytest.fixture(scope="module")
+def strict_sandbox() -> Iterator[SandboxHandle]:
+    """A sandbox process of its own that enforces 20 requests/min per key."""
+    with start_sandbox_process(rpm_key=RPM_KEY, rpm_org=0) as proc:
+        handle = SandboxHandle(proc.origin, proc.key)
+        try:
+            yield handle
+        finally:
+            handle.close()
+
+
+def run_workers(n: int, *args: object) -> list[dict[str, Any]]:
+    procs = [subprocess.Popen([sys.executable, WORKER, *map(str, args)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def test_two_processes_share_the_per_minute_budget(
+    strict_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    key = strict_sandbox.add_key()
+    db = tmp_path / "cleanlist-ratelimit.sqlite"
+    # Each process alone would send 15; together they may send only 20 - 1 (safety margin).
+    results = run_workers(2, strict_sandbox.v2, key, db, RPM_KEY, 60, 15, 3)
+
+    assert sum(r["http_429"] for r in results) == 0
+    assert sum(r["ok"] for r in results) == RPM_KEY - 1
+    assert all(r["ok"] > 0 for r in results)  # both processes got slots: the budget is shared
+    ledger = strict_sandbox.ledger()
+    assert not ledger["rate_limited"]
+    per_minute = [n for minutes in ledger["requests_per_minute"].values() for n in minutes.values()]
+    assert max(per_minute) <= RPM_KEY
+
+
+def test_short_window_refills_and_spaces_calls(
+    strict_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    key = strict_sandbox.add_key()
+    db = tmp_path / "cleanlist-ratelimit.sqlite"
+    # 6 per 2 s minus the margin = 5 per 2 s shared: 16 calls need at least 3 refills (≥ 6 s).
+    results = run_workers(2, strict_sandbox.v2, key, db, 6, 2, 8, 30)
+
+    assert sum(r["http_429"] for r in results) == 0
+    assert sum(r["ok"] for r in results) == 16
+    times = sorted(t for r in results for t in r["times"])
+    assert times[-1] - times[0] >= 5.5
+    for i, start in enumerate(times):  # no 2-second span holds more than 5 calls (+ latency)
+        assert sum(1 for t in times[i:] if t < start + 1.9) <= 5

@@ -1,0 +1,116 @@
+"""CleanlistResource: embedded-sandbox vs api mode (said in every log line and in metadata),
+env-driven construction, the secret key field, and one client per run closed at teardown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from cleanlist_pipeline.api import CleanlistClient, ConfigurationError
+from cleanlist_pipeline.defs.resources import CleanlistResource, cleanlist_resource_from_env
+from cleanlist_pipeline.testing import SandboxHandle
+
+
+def test_without_a_key_the_embedded_sandbox_is_used_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    resource = CleanlistResource()
+    assert resource.mode == "embedded-sandbox"
+    caplog.set_level(logging.DEBUG, logger="cleanlist_pipeline.api")
+    with resource.get_client() as client:
+        assert client.whoami().organization_id
+        client.create_list("embedded demo")
+    assert (tmp_path / "cleanlist-sandbox.sqlite").exists()
+    lines = [r.getMessage() for r in caplog.records if r.name == "cleanlist_pipeline.api"]
+    assert len(lines) >= 3 and all(m.startswith("[cleanlist embedded-sandbox] ") for m in lines)
+    target = resource.describe_target()
+    assert target.startswith("embedded-sandbox at http://127.0.0.1:")
+    assert resource.target_metadata()["cleanlist_mode"] == "embedded-sandbox"
+
+
+def test_with_a_key_the_api_mode_is_used_and_said(
+    cleanlist_sandbox: SandboxHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    resource = CleanlistResource(api_key=cleanlist_sandbox.key, base_url=cleanlist_sandbox.v2,
+                                 rate_limit_db_path=str(tmp_path / "rl.sqlite"))
+    caplog.set_level(logging.DEBUG, logger="cleanlist_pipeline.api")
+    with resource.get_client() as client:
+        client.whoami()
+    lines = [r.getMessage() for r in caplog.records if r.name == "cleanlist_pipeline.api"]
+    assert lines and all(m.startswith("[cleanlist api] ") for m in lines)
+    assert resource.describe_target() == f"api at {cleanlist_sandbox.v2}"
+    assert cleanlist_sandbox.key not in resource.describe_target()
+
+
+def test_from_env_passes_envvar_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    unset = cleanlist_resource_from_env({})
+    assert unset.api_key is None and unset.mode == "embedded-sandbox"
+
+    monkeypatch.setenv("CLEANLIST_API_KEY", "clapi_from_env_123")
+    monkeypatch.setenv("CLEANLIST_BASE_URL", "https://eu.api.cleanlist.ai/api/v2")
+    resource = cleanlist_resource_from_env()
+    assert isinstance(resource.api_key, dg.EnvVar)
+    assert resource.api_key.env_var_name == "CLEANLIST_API_KEY"
+    assert resource.mode == "api"
+    assert resource.describe_target() == "api at https://eu.api.cleanlist.ai/api/v2"
+
+
+def test_definitions_load_with_and_without_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An unset EnvVar raises at launch, so the helper must not pass one when the var is unset.
+    @dg.asset
+    def probe(cleanlist: CleanlistResource) -> str:
+        return cleanlist.mode
+
+    monkeypatch.delenv("CLEANLIST_API_KEY", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    result = dg.materialize([probe], resources={"cleanlist": cleanlist_resource_from_env()},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.output_for_node("probe") == "embedded-sandbox"
+
+
+def test_key_field_is_secret_in_the_ui_schema() -> None:
+    fields = CleanlistResource.to_config_schema().as_field().config_type.fields  # type: ignore[attr-defined]
+    assert fields["api_key"].is_secret is True
+    assert fields["base_url"].is_secret is False
+
+
+def test_plain_http_to_a_remote_host_is_refused() -> None:
+    resource = CleanlistResource(api_key="clapi_x", base_url="http://api.cleanlist.ai/api/v2")
+    with pytest.raises(ConfigurationError, match="Refusing plain http://"):
+        resource.get_client()
+
+
+_seen: list[Any] = []
+
+
+def test_one_client_per_run_closed_at_teardown(
+    cleanlist_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    _seen.clear()
+
+    @dg.asset
+    def uses_client_twice(cleanlist: CleanlistResource) -> int:
+        with cleanlist.get_client() as first:
+            first.whoami()
+            _seen.append(first)
+        with cleanlist.get_client() as second:  # the first `with` must not have closed it
+            second.whoami()
+            _seen.append(second)
+        return 0
+
+    resource = CleanlistResource(api_key=cleanlist_sandbox.key, base_url=cleanlist_sandbox.v1,
+                                 rate_limit_db_path=str(tmp_path / "rl.sqlite"))
+    result = dg.materialize([uses_client_twice], resources={"cleanlist": resource},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    first, second = _seen
+    assert first is second and isinstance(first, CleanlistClient)
+    with pytest.raises(RuntimeError, match="closed"):  # closed with the run
+        first.whoami()

@@ -1,0 +1,84 @@
+"""Fixtures: the project's definitions pointed at the sandbox process, on a real instance."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from cleanlist_pipeline.defs.enrichment import SENSOR_NAME, PollPolicy
+from cleanlist_pipeline.defs.lifecycle import TickReport, tick_sensor
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_DROPS = REPO / "sample_data" / "drops"
+# Short intervals: the sandbox fixture finishes enrichment in ~2 s.
+FAST = PollPolicy(max_polls_per_tick=50, time_budget_s=20, min_interval_s=0.3, max_interval_s=1)
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+@dataclass
+class Pipeline:
+    """Definitions + instance + folders for one test."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    drops: Path
+    data: Path
+    list_name: str
+
+    def import_drop(self, key: str, enrichment: str | None = "full") -> dg.ExecuteInProcessResult:
+        config: dict[str, Any] = {
+            "list_name": self.list_name,
+            "dispatch_enrichment": enrichment is not None,
+            "enrichment_type": enrichment,
+        }
+        return self.defs.resolve_job_def("cleanlist_import_job").execute_in_process(
+            instance=self.instance,
+            partition_key=key,
+            run_config={"ops": {"cleanlist_csv_import": {"config": config}}, **QUIET},
+        )
+
+    def import_all(self, enrichment: str | None = "full") -> list[dg.ExecuteInProcessResult]:
+        keys = sorted(p.name for p in self.drops.glob("*.csv"))
+        self.instance.add_dynamic_partitions("csv_drops", keys)
+        return [self.import_drop(k, enrichment) for k in keys]
+
+    def tick(self) -> TickReport:
+        return tick_sensor(self.defs, self.instance, SENSOR_NAME, run_config=QUIET)
+
+
+@pytest.fixture
+def pipeline(
+    cleanlist_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pipeline]:
+    """The project's import + lifecycle definitions against the sandbox process."""
+    from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
+
+    from cleanlist_pipeline.defs.config import load_settings
+    from cleanlist_pipeline.defs.imports import build_import_definitions
+    from cleanlist_pipeline.defs.lifecycle import build_lifecycle_definitions
+
+    drops, data = tmp_path / "drops", tmp_path / "data"
+    shutil.copytree(SAMPLE_DROPS, drops)
+    monkeypatch.setenv("CLEANLIST_API_KEY", cleanlist_sandbox.key)
+    monkeypatch.setenv("CLEANLIST_BASE_URL", cleanlist_sandbox.v2)
+    monkeypatch.setenv("CLEANLIST_DROPS_DIR", str(drops))
+    monkeypatch.setenv("CLEANLIST_DATA_DIR", str(data))
+    monkeypatch.setenv("CLEANLIST_LIST_NAME", "Lifecycle test")
+    settings = load_settings()
+    defs = dg.Definitions.merge(
+        build_import_definitions(settings),
+        build_lifecycle_definitions(settings, poll_policy=FAST),
+        # The sandbox process has its rate limits off; so does the client here (the sensor's
+        # rate budget is covered by test_enrichment_tick_budget.py).
+        dg.Definitions(resources={"cleanlist": cleanlist_resource_from_env(rate_limit_per_key=0)}),
+    )
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield Pipeline(defs, instance, drops, data, "Lifecycle test")

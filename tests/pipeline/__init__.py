@@ -1,0 +1,1 @@
+"""End-to-end tests of the import layer (drops, import asset, ledger, checks, backfills)."""
