@@ -119,8 +119,11 @@ def tick_sensor(
     """
     sensor = defs.get_repository_def().get_sensor_def(sensor_name)
     cursor = load_sensor_cursor(instance, sensor_name)
+    # With an instance *ref* (as the daemon passes) the context can resolve dynamic partitions
+    # when it validates the run requests' partition keys.
     with dg.build_sensor_context(
         instance=instance,
+        instance_ref=instance.get_ref(),
         cursor=cursor,
         definitions=defs,
         sensor_name=sensor_name,

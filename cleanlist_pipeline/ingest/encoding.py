@@ -59,11 +59,17 @@ class EncodingDecision:
 
 @dataclass(frozen=True)
 class SourceFacts:
-    """What the pre-pass learnt about the file besides its encoding."""
+    """What the pre-pass learnt about the file besides its encoding.
+
+    ``split_points``: offsets just after a newline with an even number of quotes before it,
+    about every ``segment_bytes`` — record boundaries for parallel scanning (valid for RFC 4180
+    quoting; the scanners verify that and fall back if it does not hold).
+    """
 
     encoding: EncodingDecision
     sha256: str
     size: int
+    split_points: tuple[int, ...] = ()
 
 
 def to_utf8(data: bytes, decision: EncodingDecision) -> bytes:
@@ -158,7 +164,19 @@ def utf8_valid(data: bytes, end: int | None = None) -> bool:
     return True
 
 
-def detect(path: str | Path, configured: str | None = None) -> SourceFacts:
+def _even_newline_after(block: bytes, lo: int, quotes_before: int) -> int | None:
+    """First index after ``lo`` just past a newline that has an even number of quotes before."""
+    w = np.frombuffer(block, dtype=np.uint8)
+    nl = np.flatnonzero(w[lo:] == 0x0A) + lo
+    if len(nl) == 0:
+        return None
+    q = np.flatnonzero(w == 0x22)
+    even = nl[((quotes_before + np.searchsorted(q, nl)) & 1) == 0]
+    return int(even[0]) + 1 if len(even) else None
+
+
+def detect(path: str | Path, configured: str | None = None,
+           segment_bytes: int | None = None) -> SourceFacts:
     """Read the whole file once: refuse binary content, pick the encoding, hash the bytes.
 
     >>> detect("drop.csv").encoding.name  # doctest: +SKIP
@@ -170,6 +188,9 @@ def detect(path: str | Path, configured: str | None = None) -> SourceFacts:
     nul_at: int | None = None
     utf8_ok = True
     pending = b""  # bytes after the last ASCII byte: a sequence may continue in the next block
+    points: list[int] = []
+    quotes = 0
+    target = segment_bytes or 0
     with open(path, "rb") as f:
         while True:
             block = f.read(_BLOCK)
@@ -189,6 +210,13 @@ def detect(path: str | Path, configured: str | None = None) -> SourceFacts:
                     cut = len(data)  # no ASCII for 16 MB: not text; let the check fail here
                 utf8_ok = utf8_valid(data, cut)
                 pending = data[cut:] if cut < len(data) else b""
+            if segment_bytes and size + len(block) > target:
+                at = _even_newline_after(block, max(0, target - size), quotes)
+                if at is not None:
+                    points.append(size + at)
+                    target = size + at + segment_bytes
+            if segment_bytes:
+                quotes += block.count(b'"')
             size += len(block)
     if utf8_ok and pending:
         utf8_ok = utf8_valid(pending)
@@ -206,7 +234,7 @@ def detect(path: str | Path, configured: str | None = None) -> SourceFacts:
     if utf8_ok:
         return SourceFacts(EncodingDecision("utf-8", had_bom, False,
                                             "valid UTF-8" + (" with BOM" if had_bom else "")),
-                           sha.hexdigest(), size)
+                           sha.hexdigest(), size, tuple(p for p in points if p < size))
     bad = _first_bad(path, "utf-8", 0)
     assert bad is not None
     utf8_at = bad[0]
@@ -224,4 +252,5 @@ def detect(path: str | Path, configured: str | None = None) -> SourceFacts:
     reason = (f"not UTF-8 (first invalid byte at offset {utf8_at}, line "
               f"{line_of_offset(path, utf8_at)}); decoded as {candidate} ({origin}) and "
               "transcoded to UTF-8")
-    return SourceFacts(EncodingDecision(candidate, False, True, reason), sha.hexdigest(), size)
+    return SourceFacts(EncodingDecision(candidate, False, True, reason), sha.hexdigest(), size,
+                       tuple(p for p in points if p < size))

@@ -18,6 +18,14 @@ A row that alone is bad (ragged, oversized) is never an error: it becomes a ``Re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+
+def _rebuild(cls: type[IngestError], state: dict[str, Any], args: tuple[Any, ...]) -> IngestError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
 
 
 class IngestError(Exception):
@@ -28,6 +36,10 @@ class IngestError(Exception):
         self.problem = problem
         self.hint = hint
         super().__init__(f"{self.path}: {problem} — {hint}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only constructor arguments: pickle (worker processes) needs the state as is
+        return (_rebuild, (type(self), dict(self.__dict__), self.args))
 
 
 class EmptyFileError(IngestError):

@@ -38,6 +38,13 @@ from cleanlist_pipeline.ingest.errors import (
     NotCSVError,
 )
 from cleanlist_pipeline.ingest.mapping import resolve_mapping
+from cleanlist_pipeline.ingest.parallel import (
+    PARALLEL_MIN_BYTES,
+    SEGMENT_BYTES,
+    RetrySerially,
+    default_workers,
+    parallel_batches,
+)
 from cleanlist_pipeline.ingest.preflight import Deduper, RejectedRecord
 from cleanlist_pipeline.ingest.reader import (
     Batch,
@@ -267,17 +274,21 @@ def _consume(batches: Iterator[Batch], acc: _Acc, seen: np.ndarray | None) -> No
 def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
               encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
               max_rows: int = API_MAX_ROWS,
-              seen_record_hashes: np.ndarray | None = None) -> ImportPlan:
+              seen_record_hashes: np.ndarray | None = None,
+              workers: int | None = None) -> ImportPlan:
     """Read ``path`` once (after an encoding pre-pass) and plan its chunks.
 
     ``column_mapping`` is ``{canonical_field: header}``; None looks for ``<drop>.mapping.json``,
     then infers from the synonym table. ``seen_record_hashes`` (append mode): records whose
     content hash is in it were imported before and are left out. Raises an
     :class:`~cleanlist_pipeline.ingest.errors.IngestError` subclass for a file that cannot be
-    imported as it is; a single bad row is a reject instead.
+    imported as it is; a single bad row is a reject instead. ``workers``: processes for files
+    over 96 MB (default ``CLEANLIST_INGEST_WORKERS`` or min(2, CPUs)); the plan is the same.
     """
     path = Path(path)
-    facts = detect(path, encoding)
+    workers = default_workers() if workers is None else workers
+    parallel = workers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
+    facts = detect(path, encoding, SEGMENT_BYTES if parallel else None)
     header = _read_header(path, facts, max_bytes)
     mapping = resolve_mapping(path, header.fields, column_mapping)
     newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
@@ -290,7 +301,16 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
     mode = "fast"
     acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
     try:
-        _consume(scan_batches(ctx, header.end, header.lines + 1, facts.size), acc, seen)
+        if parallel and facts.split_points:
+            try:
+                _consume(parallel_batches(ctx, header.end, header.lines + 1,
+                                          list(facts.split_points), facts.size, workers),
+                         acc, seen)
+            except RetrySerially:
+                acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
+                _consume(scan_batches(ctx, header.end, header.lines + 1, facts.size), acc, seen)
+        else:
+            _consume(scan_batches(ctx, header.end, header.lines + 1, facts.size), acc, seen)
     except NeedsExactScan:
         mode = "exact"
         acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))

@@ -153,6 +153,7 @@ def test_the_sensor_forgets_nothing_and_finishes_nothing_twice_across_restarts(
     def evaluate(cursor: str | None) -> Any:
         with dg.build_sensor_context(
             instance=pipeline.instance,
+            instance_ref=pipeline.instance.get_ref(),
             cursor=cursor,
             definitions=pipeline.defs,
             resources=dict(pipeline.defs.resources or {}),

@@ -17,10 +17,7 @@ def test_each_sample_drop_imports_and_reruns_import_nothing(sample_pipeline: Pip
 
     imported = 0
     for key in keys:
-        import time
-        t0 = time.time()
         result = p.run(key)
-        print("TIMING", key, round(time.time() - t0, 2), [ (e.step_key, e.message[-12:]) for e in result.all_events if e.event_type_value == "STEP_SUCCESS"])
         assert result.success, f"{key}: {failure_message(result)}"
         meta = p.materialization(key)
         imported += meta["rows_imported"]
@@ -35,10 +32,7 @@ def test_each_sample_drop_imports_and_reruns_import_nothing(sample_pipeline: Pip
     executed, requests = p.imports_executed(), p.csv_requests()
     credits = p.sandbox.ledger()["credits"]["charged_total"]
     for key in keys:
-        import time
-        t0 = time.time()
         assert p.run(key).success
-        print("RERUN", key, round(time.time() - t0, 2))
         assert p.materialization(key)["chunks_from_ledger"] == p.materialization(key)["chunks"]
     assert (p.imports_executed(), p.csv_requests()) == (executed, requests)
     assert p.sandbox.ledger()["credits"]["charged_total"] == credits
