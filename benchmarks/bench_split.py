@@ -7,7 +7,8 @@ times three ways of turning it into base64 upload bodies, each in its own subpro
 ``os.wait4``), one warm-up each, then ``--runs`` rounds in rotating order; medians are reported.
 
 * ``cleanlist_pipeline.ingest``: ``plan_file`` (encoding pre-pass, whole-file dedupe, packing)
-  then ``read_chunk`` (sha256-verified) + base64 per chunk;
+  then ``read_chunk`` (sha256-verified) + base64 per chunk — with the default scan workers
+  (``ingest``) and in one process (``ingest-serial``);
 * pandas: ``read_csv(chunksize=600)`` → ``to_csv`` → base64 (no dedupe, no byte cap);
 * pyarrow: ``csv.read_csv(newlines_in_values=True)`` → 600-row batches → ``write_csv`` → base64.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
-MODES = ("ingest", "pandas", "pyarrow")
+MODES = ("ingest", "ingest-serial", "pandas", "pyarrow")
 
 
 def child(mode: str, path: str) -> dict[str, object]:
@@ -37,10 +38,14 @@ def child(mode: str, path: str) -> dict[str, object]:
 
     t0 = time.perf_counter()
     out: dict[str, object] = {}
-    if mode == "ingest":
+    if mode.startswith("ingest"):
+        import resource
+
         from cleanlist_pipeline.ingest import plan_file, read_chunk
 
-        plan = plan_file(path)
+        plan = plan_file(path, workers=1 if mode == "ingest-serial" else None)
+        # spawned scan workers (if any) are our children: report their peak RSS too
+        out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         t_plan = time.perf_counter() - t0
         encoded = 0
         for c in plan.chunks:
@@ -49,7 +54,7 @@ def child(mode: str, path: str) -> dict[str, object]:
         data_bytes = sum(c.size - header for c in plan.chunks)
         cap = plan.max_bytes - header
         bound = math.ceil(max(data_bytes / cap, plan.rows_planned / plan.max_rows))
-        out = {"chunks": len(plan.chunks), "lower_bound": bound, "rows": plan.rows_planned,
+        out |= {"chunks": len(plan.chunks), "lower_bound": bound, "rows": plan.rows_planned,
                "removed": len(plan.removed_duplicates), "plan_seconds": t_plan,
                "encoded": encoded, "max_chunk": max(c.size for c in plan.chunks),
                "max_bytes": plan.max_bytes}
@@ -113,7 +118,7 @@ def main() -> None:
     for m in MODES:  # warm-up (and page cache)
         run(m, path)
     for r in range(args.runs):
-        order = MODES[r % 3:] + MODES[:r % 3]
+        order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]
         for m in order:
             res = run(m, path)
             results[m].append(res)
@@ -125,11 +130,13 @@ def main() -> None:
     print(f"\nFile: `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` "
           f"({mb:.1f} MB), {args.runs} alternating runs after a warm-up, median; "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared).\n")
-    print("| method | median s | MB/s | ingest speed-up | peak RSS MB | chunks |")
+    print("| method | median s | MB/s | vs pandas | peak RSS MB (+ each scan worker) | chunks |")
     print("|---|---:|---:|---:|---:|---:|")
     for m in MODES:
-        print(f"| {m} | {med[m]:.2f} | {mb / med[m]:.1f} | {med[m] / med['ingest']:.2f}x | "
-              f"{rss[m]:.0f} | {results[m][0]['chunks']} |")
+        workers = max(float(x.get("worker_rss_mb", 0.0)) for x in results[m])
+        extra = f" (+ {workers:.0f})" if workers else ""
+        print(f"| {m} | {med[m]:.2f} | {mb / med[m]:.1f} | {med['pandas'] / med[m]:.2f}x | "
+              f"{rss[m]:.0f}{extra} | {results[m][0]['chunks']} |")
     ours = results["ingest"][0]
     plan_med = statistics.median(float(x["plan_seconds"]) for x in results["ingest"])
     print(f"\nIngest: plan_file median {plan_med:.2f}s ({mb / plan_med:.1f} MB/s), "

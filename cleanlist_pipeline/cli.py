@@ -136,8 +136,8 @@ class Pipeline:
 def _materialization_metadata(result: Any, asset: str) -> dict[str, Any]:
     """Plain-valued metadata of ``asset``'s materialization in an in-process result."""
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
-        if materialization is not None and materialization.asset_key.to_user_string() == asset:
+        materialization = event.materialization
+        if materialization.asset_key.to_user_string() == asset:
             return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     return {}
 
@@ -395,22 +395,11 @@ def snapshot_list(pipeline: Pipeline, list_id: str, *, verbose: bool = False) ->
 
 
 def write_catalog(pipeline: Pipeline, *, verbose: bool = False) -> dict[str, Any]:
-    """Materialize ``lead_lists``; its metadata (raises on failure)."""
-    import dagster as dg
-
+    """Materialize ``lead_lists`` (through the daily refresh job); its metadata."""
     from cleanlist_pipeline.defs.catalog import LEAD_LISTS_KEY
+    from cleanlist_pipeline.defs.lifecycle import REFRESH_JOB
 
-    catalog = pipeline.defs.resolve_assets_def(LEAD_LISTS_KEY)
-    resources = pipeline.defs.resources or {}
-    config = {} if verbose else QUIET_LOGGERS
-    result = dg.materialize(
-        [catalog],
-        instance=pipeline.instance,
-        resources=resources,
-        run_config=config,
-        tags={"cleanlist/launched_by": "cleanlist-pipeline"},
-        raise_on_error=False,
-    )
+    result = pipeline.execute(REFRESH_JOB, asset_selection=[LEAD_LISTS_KEY], verbose=verbose)
     if not result.success:
         raise StepFailed(f"the lists catalog failed: {_failure_message(result)}")
     return _materialization_metadata(result, "lead_lists")
@@ -497,7 +486,8 @@ def run_pipeline(
     _say("3. Snapshots (leads_snapshot)")
     for list_id, outcome in sorted(outcomes.items()):
         if outcome.snapshot or outcome.snapshot_error:
-            continue  # the sensor already requested it in this session
+            _say(f"  list {list_id}: written by the run the sensor requested")
+            continue
         try:
             outcome.snapshot = snapshot_list(pipeline, list_id, verbose=verbose)
             _say(f"  list {list_id}: no new workflows to wait for; snapshot written directly")

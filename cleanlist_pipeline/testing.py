@@ -32,7 +32,7 @@ import pytest
 
 FIXTURE_SETTINGS: dict[str, Any] = {
     "rpm_key": 0, "rpm_org": 0, "enrich_seconds": 2.0, "credits": 100_000,
-    "cohort_ttl_seconds": 3600, "fail_next_workflow": False,
+    "cohort_ttl_seconds": 3600, "fail_next_workflow": False, "list_cap": None,
 }
 
 
@@ -193,7 +193,7 @@ class SandboxHandle:
 
     def settings(self, **kw: Any) -> dict[str, Any]:
         """Change settings (rpm_key, rpm_org, enrich_seconds, credits, cohort_ttl_seconds,
-        fail_next_workflow); returns the current ones."""
+        fail_next_workflow, list_cap); returns the current ones."""
         return self._ok(self.admin.post("/settings", json=kw))
 
     def seed_list(self, name: str, leads: int, enriched_fraction: float = 0.0) -> str:

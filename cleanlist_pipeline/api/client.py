@@ -242,19 +242,22 @@ class CleanlistClient:
                     "%s %s: giving up after %d attempt(s); the next wait (%.1fs) would exceed "
                     "the total retry wait cap (%.0fs)",
                     method,
-                    path,
+                    _path_only(path),
                     failures,
                     wait,
                     policy.max_total_wait,
                 )
                 return False
             if failures >= policy.max_attempts:
+                self._log.warning(
+                    "%s %s: giving up after %d attempts", method, _path_only(path), failures
+                )
                 return False
             slept += wait
             self._log.info(
                 "%s %s: retrying in %.2fs (attempt %d of %d failed: %s)",
                 method,
-                path,
+                _path_only(path),
                 wait,
                 failures,
                 policy.max_attempts,
@@ -280,7 +283,9 @@ class CleanlistClient:
         if self.limiter is not None:
             waited = self.limiter.acquire()
             if waited > 1.0:
-                self._log.info("%s %s: waited %.1fs for a rate-limit slot", method, path, waited)
+                self._log.info(
+                    "%s %s: waited %.1fs for a rate-limit slot", method, _path_only(path), waited
+                )
         started = time.perf_counter()
         try:
             response = self._http.request(method, path, params=params, json=body)
@@ -307,7 +312,8 @@ class CleanlistClient:
                 ) from exc
             raise TransportError(
                 f"{method} {_path_only(path)} got no answer from {self.origin} ({cause}). "
-                "Check network access to the API; transient failures were retried.",
+                "Check network access to the API (timeouts and dropped connections are retried "
+                "automatically for calls that are safe to repeat).",
                 method=method,
                 path=_path_only(path),
                 cause_type=cause,

@@ -100,6 +100,49 @@ class RateLimitConfig:
         return max(self.per_org - self.safety_margin, 1)
 
 
+class _FlockLock:
+    """Cross-process lock on ``path``: a thread lock plus ``fcntl.flock`` (a few µs).
+
+    pyrate-limiter guards its SQLite bucket with ``filelock.FileLock``, which costs ~120 µs per
+    acquire in Python bookkeeping — more than the SQL itself, on every request. This does the
+    same job (the OS lock on ``<db>.lock``) for ~2 µs. The descriptor is reopened after a fork:
+    flock locks belong to the open file description, which a forked child would share.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._thread_lock = threading.RLock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._depth = 0
+
+    def __enter__(self) -> _FlockLock:
+        import fcntl
+
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            if self._pid != os.getpid() or self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import fcntl
+
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
 class _Slot:
     """One pyrate-limiter bucket, used directly.
 
@@ -138,6 +181,9 @@ class _Slot:
         conn = getattr(self.bucket, "conn", None)
         if conn is not None:
             conn.close()
+        lock = getattr(self.bucket, "lock", None)
+        if isinstance(lock, _FlockLock):
+            lock.close()
 
 
 class RateLimiter:
@@ -186,9 +232,14 @@ class RateLimiter:
             from pyrate_limiter import SQLiteBucket
 
             assert self.db_path is not None
+            # init_from_file creates the table under filelock's lock on "<db>.lock" (WAL mode);
+            # the bucket then uses a cheaper flock on the same file for every request.
             bucket: Any = SQLiteBucket.init_from_file(
                 rates, table=name, db_path=str(self.db_path), use_file_lock=True
             )
+            if hasattr(os, "fork"):  # POSIX: fcntl is there; elsewhere keep filelock
+                lock = _FlockLock(str(self.db_path) + ".lock")
+                bucket = SQLiteBucket(rates, bucket.conn, table=name, lock=lock)
         elif self.config.backend == "redis":
             try:
                 import redis  # optional extra: pip install 'cleanlist-pipeline[redis]'

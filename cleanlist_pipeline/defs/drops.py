@@ -33,6 +33,7 @@ __all__ = [
     "DropFile",
     "DropScan",
     "build_drop_sensor",
+    "evaluate_drops",
     "file_sha256",
     "resolve_drop",
     "scan_drops",

@@ -106,6 +106,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         description="Cleanlist API key (clapi_…). Pass EnvVar('CLEANLIST_API_KEY'); "
         "leave unset for the embedded sandbox.",
         json_schema_extra={"dagster__is_secret": True},
+        repr=False,  # keep the key out of reprs that reach logs and tracebacks
     )
     base_url: str | None = Field(
         default=None,
@@ -135,7 +136,11 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=None,
         description="SQLite limiter file; default $DAGSTER_HOME/cleanlist-ratelimit.sqlite.",
     )
-    redis_url: str | None = Field(default=None, description="Redis URL for backend 'redis'.")
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for backend 'redis' (may hold a password: use an EnvVar).",
+        repr=False,
+    )
     org_id: str | None = Field(
         default=None,
         description="Organization id: lets several keys of one org share the per-org budget.",
@@ -207,7 +212,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             idempotency_namespace=self.idempotency_namespace,
             logger=log,
         )
-        log.info("client ready: %s", self.describe_target())
+        log.debug("client ready: %s", self.describe_target())
         return client
 
     def _rate_limit_config(self, mode: str) -> RateLimitConfig | None:

@@ -210,11 +210,12 @@ def detect(path: str | Path, configured: str | None = None,
                     cut = len(data)  # no ASCII for 16 MB: not text; let the check fail here
                 utf8_ok = utf8_valid(data, cut)
                 pending = data[cut:] if cut < len(data) else b""
-            if segment_bytes and size + len(block) > target:
+            while segment_bytes and size + len(block) > target:
                 at = _even_newline_after(block, max(0, target - size), quotes)
-                if at is not None:
-                    points.append(size + at)
-                    target = size + at + segment_bytes
+                if at is None:
+                    break
+                points.append(size + at)
+                target = size + at + segment_bytes
             if segment_bytes:
                 quotes += block.count(b'"')
             size += len(block)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cleanlist_pipeline.ingest import parallel as _parallel
 from cleanlist_pipeline.ingest.chunker import (
     API_MAX_ROWS,
     DEFAULT_MAX_BYTES,
@@ -38,13 +39,7 @@ from cleanlist_pipeline.ingest.errors import (
     NotCSVError,
 )
 from cleanlist_pipeline.ingest.mapping import resolve_mapping
-from cleanlist_pipeline.ingest.parallel import (
-    PARALLEL_MIN_BYTES,
-    SEGMENT_BYTES,
-    RetrySerially,
-    default_workers,
-    parallel_batches,
-)
+from cleanlist_pipeline.ingest.parallel import RetrySerially, default_workers, parallel_batches
 from cleanlist_pipeline.ingest.preflight import Deduper, RejectedRecord
 from cleanlist_pipeline.ingest.reader import (
     Batch,
@@ -287,8 +282,8 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
     """
     path = Path(path)
     workers = default_workers() if workers is None else workers
-    parallel = workers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
-    facts = detect(path, encoding, SEGMENT_BYTES if parallel else None)
+    parallel = workers > 1 and path.stat().st_size >= _parallel.PARALLEL_MIN_BYTES
+    facts = detect(path, encoding, _parallel.SEGMENT_BYTES if parallel else None)
     header = _read_header(path, facts, max_bytes)
     mapping = resolve_mapping(path, header.fields, column_mapping)
     newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"

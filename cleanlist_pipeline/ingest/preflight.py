@@ -54,19 +54,15 @@ class KeySet:
     def __len__(self) -> int:
         return self._size
 
-    def contains(self, keys: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(keys), dtype=bool)
-        if not self._runs or len(keys) == 0:
-            return found
-        order = np.argsort(keys)
-        sk = keys[order]  # sorted needles let searchsorted reuse its last position
-        hit = np.zeros(len(keys), dtype=bool)
+    def contains_sorted(self, sorted_keys: np.ndarray) -> np.ndarray:
+        """Membership of ascending ``sorted_keys`` (sorted needles let searchsorted reuse its
+        last position)."""
+        hit = np.zeros(len(sorted_keys), dtype=bool)
         for run in self._runs:
-            idx = np.searchsorted(run, sk)
+            idx = np.searchsorted(run, sorted_keys)
             idx[idx == len(run)] = len(run) - 1
-            hit |= run[idx] == sk
-        found[order] = hit
-        return found
+            hit |= run[idx] == sorted_keys
+        return hit
 
     def add(self, keys: np.ndarray) -> None:
         if len(keys) == 0:
@@ -80,21 +76,27 @@ class KeySet:
             self._runs[-1] = merged
 
 
-def _repeated(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mask of positions (within ``mask``) whose value occurs at least twice among them."""
-    out = np.zeros(len(values), dtype=bool)
+def _collisions(keys: np.ndarray, mask: np.ndarray, seen: KeySet
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(known, colliding) masks for ``keys[mask]``: already kept before, or repeated here.
+
+    One sort serves both questions.
+    """
+    known = np.zeros(len(keys), dtype=bool)
+    colliding = np.zeros(len(keys), dtype=bool)
     idx = np.flatnonzero(mask)
-    if len(idx) < 2:
-        return out
-    v = values[idx]
-    order = np.argsort(v, kind="stable")
-    sv = v[order]
-    same = sv[1:] == sv[:-1]
-    dup = np.zeros(len(sv), dtype=bool)
-    dup[1:] |= same
-    dup[:-1] |= same
-    out[idx[order[dup]]] = True
-    return out
+    if len(idx) == 0:
+        return known, colliding
+    order = np.argsort(keys[idx])
+    sk = keys[idx][order]
+    same = sk[1:] == sk[:-1]
+    rep = np.zeros(len(sk), dtype=bool)
+    rep[1:] |= same
+    rep[:-1] |= same
+    hit = seen.contains_sorted(sk) if len(seen) else np.zeros(len(sk), dtype=bool)
+    known[idx[order[hit]]] = True
+    colliding[idx[order[hit | rep]]] = True
+    return known, colliding
 
 
 class Deduper:
@@ -110,13 +112,9 @@ class Deduper:
         e, link = b.email_h, b.link_h
         has_e = data & (e != 0)
         has_l = data & (link != 0)
-        known_e = np.zeros(len(b), bool)
-        known_l = np.zeros(len(b), bool)
-        if len(self.emails) and has_e.any():
-            known_e[has_e] = self.emails.contains(e[has_e])
-        if len(self.links) and has_l.any():
-            known_l[has_l] = self.links.contains(link[has_l])
-        conflict = known_e | known_l | _repeated(e, has_e) | _repeated(link, has_l)
+        known_e, conflict_e = _collisions(e, has_e, self.emails)
+        known_l, conflict_l = _collisions(link, has_l, self.links)
+        conflict = conflict_e | conflict_l
         removed: dict[int, str] = {}
         # Only rows whose keys collide need the sequential rule; the rest are kept as a block.
         seen_e: set[int] = set()

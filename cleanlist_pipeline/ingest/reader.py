@@ -352,14 +352,17 @@ class _Fast:
             if len(sel):
                 # The server's LinkedIn key: lower-cased, one scheme, then "www.", then trailing
                 # slashes removed. Done on offsets, so only the final keys are copied.
-                ks = ls.copy()
-                ln = le - ks
-                pre = _lower_gather(w, ks, 8)
+                ks = ls[sel]
+                ln = le[sel] - ks
+                pre = _lower_gather(w, ks, 12)
                 https = (ln >= 8) & np.all(pre[:, :8] == _HTTPS, axis=1)
                 http = ~https & (ln >= 7) & np.all(pre[:, :7] == _HTTP, axis=1)
-                ks += 8 * https + 7 * http
-                www = ((le - ks) >= 4) & np.all(_lower_gather(w, ks, 4) == _WWW, axis=1)
-                ks += 4 * www
+                skip = 8 * https + 7 * http
+                rows = np.arange(len(ks))
+                www = (ln - skip >= 4) & np.all(
+                    pre[rows[:, None], skip[:, None] + np.arange(4)] == _WWW, axis=1)
+                ks = ls.copy()
+                ks[sel] += skip + 4 * www
                 ke = le.copy()
                 for _ in range(4096):
                     m = (ke > ks) & (w[np.maximum(ke - 1, 0)] == _SLASH)

@@ -248,6 +248,9 @@ def admin_routes(db: Database) -> list[Route]:
         unknown = sorted(set(body) - set(DEFAULT_SETTINGS))
         if unknown:
             raise _bad(f"Unknown settings: {unknown}.")
+        cap = body.get("list_cap")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+            raise _bad("list_cap must be a non-negative integer or null.")
         with db.tx() as c:
             merged = settings_from(c)
             merged.update(body)

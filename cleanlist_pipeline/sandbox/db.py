@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS leads (
     first_name TEXT, last_name TEXT, full_name TEXT, email TEXT, phone TEXT, title TEXT,
     company TEXT, location TEXT, linkedin_url TEXT, provider TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS leads_lead_id ON leads (lead_id);
+-- What enrichment found, kept apart from the wide lead rows: settling a 1M-lead workflow then
+-- appends narrow rows instead of rewriting every page of ``leads``. Readers overlay it
+-- (``COALESCE(r.email, l.email)``); its values already include the lead's own.
+CREATE TABLE IF NOT EXISTS lead_results (
+    rid INTEGER PRIMARY KEY, email TEXT, phone TEXT, provider TEXT);
 CREATE TABLE IF NOT EXISTS memberships (
     list_seq INTEGER NOT NULL, pos INTEGER NOT NULL, lead_rid INTEGER NOT NULL,
     PRIMARY KEY (list_seq, pos)) WITHOUT ROWID;
@@ -89,7 +94,8 @@ CREATE TABLE IF NOT EXISTS rate_windows (
 
 # Tables wiped by POST /_sandbox/reset (keys, users, orgs and meta/settings stay).
 STATE_TABLES = (
-    "folders", "lists", "list_shares", "leads", "memberships", "cohorts", "idempotency",
+    "folders", "lists", "list_shares", "leads", "lead_results", "memberships", "cohorts",
+    "idempotency",
     "imports", "workflows", "quotes", "lead_charges", "counters", "rate_windows",
 )
 
@@ -100,6 +106,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "credits": 100_000,
     "cohort_ttl_seconds": 3600,
     "fail_next_workflow": False,
+    # Lists one user may own (hidden scratch lists aside); None = no cap, as for public keys.
+    "list_cap": None,
 }
 
 DEFAULT_ORG = "org_sandbox"

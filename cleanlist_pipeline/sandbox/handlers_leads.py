@@ -32,12 +32,15 @@ from cleanlist_pipeline.sandbox.schemas import (
 from cleanlist_pipeline.sandbox.seed import append_members
 
 # SQLite renders each row's JSON in C: the page body is then one string join in Python.
+# Enrichment results live in ``lead_results`` (see db.py) and overlay the lead's own values.
 PAGE_SQL = (
     "SELECT m.pos, m.lead_rid, json_object('lead_id', l.lead_id, 'first_name', l.first_name,"
-    " 'last_name', l.last_name, 'full_name', l.full_name, 'email', l.email, 'phone', l.phone,"
+    " 'last_name', l.last_name, 'full_name', l.full_name,"
+    " 'email', COALESCE(r.email, l.email), 'phone', COALESCE(r.phone, l.phone),"
     " 'title', l.title, 'company', l.company, 'location', l.location,"
-    " 'linkedin_url', l.linkedin_url, 'provider', l.provider)"
+    " 'linkedin_url', l.linkedin_url, 'provider', COALESCE(r.provider, l.provider))"
     " FROM memberships m JOIN leads l ON l.rid = m.lead_rid"
+    " LEFT JOIN lead_results r ON r.rid = m.lead_rid"
     " WHERE m.list_seq = ? AND m.pos > ? ORDER BY m.pos LIMIT ?"
 )
 
@@ -101,7 +104,8 @@ def _enriched(c: sqlite3.Connection, rids: Sequence[int]) -> int:
     for i in range(0, len(rids), 500):
         part = rids[i:i + 500]
         q = ",".join("?" * len(part))
-        n += c.execute(f"SELECT COUNT(*) FROM leads WHERE provider IS NOT NULL AND rid IN ({q})",
+        n += c.execute("SELECT COUNT(*) FROM leads l LEFT JOIN lead_results r ON r.rid = l.rid"
+                       f" WHERE COALESCE(r.provider, l.provider) IS NOT NULL AND l.rid IN ({q})",
                        part).fetchone()[0]
     return n
 
@@ -161,7 +165,9 @@ async def remove_leads(request: Request, ctx: Ctx) -> Response:
             q = ",".join("?" * len(rids))
             enriched = c.execute(
                 "SELECT COUNT(*) FROM memberships m JOIN leads l ON l.rid = m.lead_rid"
-                f" WHERE m.list_seq=? AND l.provider IS NOT NULL AND m.lead_rid IN ({q})",
+                " LEFT JOIN lead_results r ON r.rid = m.lead_rid"
+                " WHERE m.list_seq=? AND COALESCE(r.provider, l.provider) IS NOT NULL"
+                f" AND m.lead_rid IN ({q})",
                 (row["seq"], *rids)).fetchone()[0]
             removed = c.execute(f"DELETE FROM memberships WHERE list_seq=? AND lead_rid IN ({q})",
                                 (row["seq"], *rids)).rowcount

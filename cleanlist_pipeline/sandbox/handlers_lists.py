@@ -17,7 +17,7 @@ from cleanlist_pipeline.sandbox.context import (
 )
 from cleanlist_pipeline.sandbox.cursors import make_cursor, read_cursor
 from cleanlist_pipeline.sandbox.db import iso
-from cleanlist_pipeline.sandbox.errors import not_found, schema_error
+from cleanlist_pipeline.sandbox.errors import ApiError, not_found, schema_error
 from cleanlist_pipeline.sandbox.schemas import (
     CreateListBody,
     UpdateListBody,
@@ -36,8 +36,25 @@ def _check_folder(c, ctx: Ctx, folder_id: str | None) -> None:  # type: ignore[n
         raise not_found("Folder", {"folder_id": folder_id})
 
 
+def _check_cap(c, ctx: Ctx) -> None:  # type: ignore[no-untyped-def]
+    """403 ``list_cap_reached`` when the caller already owns ``list_cap`` lists (setting)."""
+    cap = ctx.settings.get("list_cap")
+    if cap is None:
+        return
+    owned = c.execute("SELECT COUNT(*) FROM lists WHERE owner_id=? AND org_id=? AND hidden=0",
+                      (ctx.user_id, ctx.org_id)).fetchone()[0]
+    if owned >= int(cap):
+        raise ApiError(403, "list_cap_reached",
+                       f"You already own {owned} lists; the cap is {cap}.",
+                       fix="Delete lists you no longer need, or reuse one by name.",
+                       details={"list_cap": int(cap), "owned_lists": owned})
+
+
 async def create_list(request: Request, ctx: Ctx) -> Response:
-    """POST /lead-lists → 201, or 200 ``reused: true`` for an owned same-name list."""
+    """POST /lead-lists → 201, or 200 ``reused: true`` for an owned same-name list.
+
+    Reuse is checked first, so an existing name is returned even at the list cap.
+    """
     body = parse_body(CreateListBody, decode_json(await request.body()))
     with ctx.db.tx() as c:
         existing = c.execute(
@@ -46,6 +63,7 @@ async def create_list(request: Request, ctx: Ctx) -> Response:
         if existing:
             return json_response(list_detail(visible_list(c, ctx, existing[0]), ctx, reused=True))
         _check_folder(c, ctx, body.folder_id)
+        _check_cap(c, ctx)
         _, list_id = create_list_row(c, org_id=ctx.org_id, owner_id=ctx.user_id, name=body.name,
                                      now=ctx.now, description=body.description,
                                      folder_id=body.folder_id)

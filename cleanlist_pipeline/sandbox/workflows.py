@@ -84,8 +84,8 @@ def _crc32(lead_id: str) -> int:
 
 
 # The settle set: one row per lead of the workflow that the lookup found something for.
-# ``h`` is crc32(lead_id); ``fresh`` marks leads that had no provider (their lists gain one
-# enriched lead each).
+# ``h`` is crc32(lead_id); ``fresh`` marks leads that had no provider yet (each of their lists
+# gains one enriched lead).
 _SETTLE_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS settle_set (rid INTEGER PRIMARY KEY, h INTEGER NOT NULL,"
     " e INTEGER NOT NULL, p INTEGER NOT NULL, fresh INTEGER NOT NULL)"
@@ -94,23 +94,27 @@ _SETTLE_TABLE = (
 # does not call the Python function again for each use of ``h``.
 _FILL_SETTLE_SET = (
     "WITH w AS MATERIALIZED (SELECT l.rid AS rid, sandbox_crc32(l.lead_id) AS h,"
-    " l.provider IS NULL AS fresh FROM {source})"
+    " COALESCE(x.provider, l.provider) IS NULL AS fresh FROM {source}"
+    " LEFT JOIN lead_results x ON x.rid = l.rid)"
     " INSERT OR IGNORE INTO settle_set (rid, h, e, p, fresh)"
     " SELECT rid, h, :we AND h % 100 < 70, :wp AND (h >> 8) % 100 < 40, fresh FROM w"
     " WHERE (:we AND h % 100 < 70) OR (:wp AND (h >> 8) % 100 < 40)"
 )
 _RANGE_SOURCE = ("memberships m JOIN leads l ON l.rid = m.lead_rid"
-                 " WHERE m.list_seq = :seq AND m.pos BETWEEN :lo AND :hi")
-_RIDS_SOURCE = "settle_rids r JOIN leads l ON l.rid = r.rid"
-# Same values as the per-lead rule: keep what a lead has, fill what was found.
+                 " AND m.list_seq = :seq AND m.pos BETWEEN :lo AND :hi")
+_RIDS_SOURCE = "settle_rids q JOIN leads l ON l.rid = q.rid"
+# Same values as the per-lead rule: keep what a lead has, fill what was found. Appends narrow
+# rows to ``lead_results`` (an upsert when an earlier workflow already found something).
 _APPLY_RESULTS = (
-    "UPDATE leads SET"
-    " email = COALESCE(leads.email, CASE WHEN s.e THEN 'contact.' || substr(leads.lead_id, 6, 8)"
+    "INSERT INTO lead_results (rid, email, phone, provider) SELECT s.rid,"
+    " COALESCE(l.email, CASE WHEN s.e THEN 'contact.' || substr(l.lead_id, 6, 8)"
     " || '@example.com' END),"
-    " phone = COALESCE(leads.phone, CASE WHEN s.p THEN printf('+1555%07d', s.h % 10000000) END),"
-    " provider = COALESCE(leads.provider, CASE s.h % 3 WHEN 0 THEN '{}' WHEN 1 THEN '{}'"
-    " ELSE '{}' END)"
-    " FROM settle_set s WHERE leads.rid = s.rid"
+    " COALESCE(l.phone, CASE WHEN s.p THEN printf('+1555%07d', s.h % 10000000) END),"
+    " COALESCE(l.provider, CASE s.h % 3 WHEN 0 THEN '{}' WHEN 1 THEN '{}' ELSE '{}' END)"
+    " FROM settle_set s JOIN leads l ON l.rid = s.rid WHERE true"
+    " ON CONFLICT(rid) DO UPDATE SET email = COALESCE(lead_results.email, excluded.email),"
+    " phone = COALESCE(lead_results.phone, excluded.phone),"
+    " provider = COALESCE(lead_results.provider, excluded.provider)"
 ).format(*PROVIDERS)
 
 
@@ -136,8 +140,8 @@ def settle(c: sqlite3.Connection, wf_id: str) -> None:
     """Apply results and settle credits exactly once (the ``settled=0`` guard).
 
     Set-based: the per-lead decision (``outcome``) is computed in SQL into a temp table, then
-    one UPDATE … FROM writes the results, one upsert counts the charges and one grouped query
-    moves the lists' ``enriched_count`` — a 1M-lead workflow settles in a few seconds at most.
+    one upsert writes the results to ``lead_results``, one counts the charges and one grouped
+    query moves the lists' ``enriched_count`` (docs/internals.md §1 has the measured times).
     """
     c.row_factory = sqlite3.Row
     try:

@@ -21,8 +21,13 @@ from cleanlist_pipeline.api import (
 
 def main() -> None:
     base, key, db, per_key, window, calls, max_wait = sys.argv[1:8]
-    config = RateLimitConfig(per_key=int(per_key), per_org=100_000, window_seconds=float(window),
-                             db_path=db, max_wait=float(max_wait))
+    config = RateLimitConfig(
+        per_key=int(per_key),
+        per_org=100_000,
+        window_seconds=float(window),
+        db_path=db,
+        max_wait=float(max_wait),
+    )
     out = {"ok": 0, "local_timeouts": 0, "http_429": 0, "times": []}
     # Retries off: a 429 from the server must surface here, not be waited out silently.
     with CleanlistClient(key, base, rate_limit=config, retry=RetryPolicy.disabled()) as client:

@@ -31,20 +31,29 @@ def test_key_is_nowhere(
     with CleanlistClient(key, cleanlist_sandbox.v2, rate_limit=limits, retry=retry) as client:
         texts.append(repr(client))
         list_id = client.create_list("leak check").list_id
-        cleanlist_sandbox.set_faults([
-            {"path": "/whoami", "burst_429": 1, "retry_after_s": 0.1},
-            {"method": "POST", "path": "csv-import", "drop_next": 1},
-        ])
+        cleanlist_sandbox.set_faults(
+            [
+                {"path": "/whoami", "burst_429": 1, "retry_after_s": 0.1},
+                {"method": "POST", "path": "csv-import", "drop_next": 1},
+            ]
+        )
         client.whoami()
-        client.csv_import(list_id, b"email\na@example.com\n", {"email": "email"},
-                          idempotency_key="leak-1")
+        client.csv_import(
+            list_id, b"email\na@example.com\n", {"email": "email"}, idempotency_key="leak-1"
+        )
         failing = [
             lambda: client.get_list("missing-list"),
-            lambda: client.csv_import(list_id, b"email\na@example.com\n", {"email": "nope"},
-                                      idempotency_key="leak-2"),
-            lambda: client.csv_import(list_id, b"email\na@example.com\n", {"email": "email"},
-                                      idempotency_key="leak-3", dispatch_enrichment=True,
-                                      enrichment_type="full"),  # 403: key lacks enrich:write
+            lambda: client.csv_import(
+                list_id, b"email\na@example.com\n", {"email": "nope"}, idempotency_key="leak-2"
+            ),
+            lambda: client.csv_import(
+                list_id,
+                b"email\na@example.com\n",
+                {"email": "email"},
+                idempotency_key="leak-3",
+                dispatch_enrichment=True,
+                enrichment_type="full",
+            ),  # 403: key lacks enrich:write
             lambda: client.estimate_cost("enrich_list", row_count="x"),
         ]
         for call in failing:
@@ -61,6 +70,7 @@ def test_key_is_nowhere(
 
     resource = CleanlistResource(api_key=key, base_url=cleanlist_sandbox.v2)
     texts += [resource.describe_target(), str(resource.target_metadata())]
+    texts += [repr(resource), str(resource)]  # pydantic would show every field by default
 
     texts += [r.getMessage() for r in caplog.records] + [caplog.text]
     assert len(caplog.records) > 10

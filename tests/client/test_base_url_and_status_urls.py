@@ -32,15 +32,18 @@ def test_split_base_url(url: str, expected: tuple[str, str]) -> None:
     assert split_base_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["http://api.cleanlist.ai/api/v2", "http://10.0.0.5/api/v2",
-                                 "ftp://api.cleanlist.ai/api/v2"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.cleanlist.ai/api/v2", "http://10.0.0.5/api/v2", "ftp://api.cleanlist.ai/api/v2"],
+)
 def test_plain_http_to_remote_hosts_is_refused(url: str) -> None:
     with pytest.raises(ConfigurationError):
         CleanlistClient("clapi_x", url, rate_limit=None)
 
 
-@pytest.mark.parametrize("base", ["https://api.cleanlist.ai/api/v2",
-                                  "https://api.cleanlist.ai/api/v1/public"])
+@pytest.mark.parametrize(
+    "base", ["https://api.cleanlist.ai/api/v2", "https://api.cleanlist.ai/api/v1/public"]
+)
 def test_validate_key_path_derives_from_origin(
     base: str, mock_client: Callable[..., CleanlistClient]
 ) -> None:
@@ -59,10 +62,14 @@ def test_validate_key_path_derives_from_origin(
     [
         ("bulk-enrich-1", "/api/v2/enrichment/status/bulk-enrich-1"),
         ("cl-task_abc", "/api/v2/enrichment/status/cl-task_abc"),
-        ("/api/v1/public/enrichment/status/bulk-enrich-1",
-         "/api/v1/public/enrichment/status/bulk-enrich-1"),
-        ("https://api.cleanlist.ai/api/v2/enrichment/status/bulk-enrich-1",
-         "/api/v2/enrichment/status/bulk-enrich-1"),
+        (
+            "/api/v1/public/enrichment/status/bulk-enrich-1",
+            "/api/v1/public/enrichment/status/bulk-enrich-1",
+        ),
+        (
+            "https://api.cleanlist.ai/api/v2/enrichment/status/bulk-enrich-1",
+            "/api/v2/enrichment/status/bulk-enrich-1",
+        ),
     ],
 )
 def test_enrichment_status_accepts_ids_handles_and_urls(
@@ -95,11 +102,13 @@ def test_csv_import_always_sends_dispatch_flag_and_key(
 
     def handler(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.content))
-        return httpx.Response(201, json={"list_id": "l", "rows_parsed": 1, "rows_imported": 1,
-                                         "rows_skipped": 0})
+        return httpx.Response(
+            201, json={"list_id": "l", "rows_parsed": 1, "rows_imported": 1, "rows_skipped": 0}
+        )
 
-    mock_client(handler).csv_import("l", b"email\na@b.co\n", {"email": "email"},
-                                    idempotency_key="k")
+    mock_client(handler).csv_import(
+        "l", b"email\na@b.co\n", {"email": "email"}, idempotency_key="k"
+    )
     assert bodies[0]["dispatch_enrichment"] is False
     assert bodies[0]["idempotency_key"] == "k"
     assert bodies[0]["csv_content_base64"] == "ZW1haWwKYUBiLmNvCg=="

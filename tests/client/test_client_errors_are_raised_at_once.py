@@ -44,8 +44,14 @@ def test_403_scope_message_names_the_scope_and_why(
     client = make_client(prefix, key=key)
     list_id = client.create_list("scoped").list_id
     with pytest.raises(InsufficientScopeError) as info:
-        client.csv_import(list_id, CSV, {"email": "email"}, idempotency_key="k1",
-                          dispatch_enrichment=True, enrichment_type="partial")
+        client.csv_import(
+            list_id,
+            CSV,
+            {"email": "email"},
+            idempotency_key="k1",
+            dispatch_enrichment=True,
+            enrichment_type="partial",
+        )
     err = info.value
     assert err.status == 403 and err.code == "insufficient_scope"
     assert "enrich:write" in err.required_scopes
@@ -53,9 +59,7 @@ def test_403_scope_message_names_the_scope_and_why(
     assert ledger_requests(IMPORT_ROUTE) == 1
 
 
-def test_404_unknown_list(
-    client: CleanlistClient, ledger_requests: Callable[[str], int]
-) -> None:
+def test_404_unknown_list(client: CleanlistClient, ledger_requests: Callable[[str], int]) -> None:
     with pytest.raises(NotFoundError) as info:
         client.get_list("00000000-0000-0000-0000-000000000000")
     assert info.value.status == 404 and info.value.code == "not_found"
@@ -80,8 +84,7 @@ def test_413_payload_too_large(
     list_id = client.create_list("huge").list_id
     rows = b"".join(b"user%06d@example.com,Name %06d\n" % (i, i) for i in range(5000))
     with pytest.raises(PayloadTooLargeError) as info:
-        client.csv_import(list_id, b"email,name\n" + rows, {"email": "email"},
-                          idempotency_key="k3")
+        client.csv_import(list_id, b"email,name\n" + rows, {"email": "email"}, idempotency_key="k3")
     assert info.value.status == 413
     assert "Split the CSV" in str(info.value) or "split" in str(info.value).lower()
     assert ledger_requests(IMPORT_ROUTE) == 1
@@ -95,7 +98,9 @@ def test_422_schema_failure(client: CleanlistClient, ledger_requests: Callable[[
     assert ledger_requests("POST /credits/estimate") == 1
 
 
-def test_400_validation_error(client: CleanlistClient, ledger_requests: Callable[[str], int]) -> None:
+def test_400_validation_error(
+    client: CleanlistClient, ledger_requests: Callable[[str], int]
+) -> None:
     with pytest.raises(ValidationError) as info:
         client.estimate_cost("no_such_tool", row_count=1)
     assert info.value.status == 400 and info.value.code == "validation_error"

@@ -25,8 +25,16 @@ from cleanlist_pipeline.api.errors import error_from_response
 
 
 def envelope(code: str, **kw: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "problem": kw.pop("problem", f"{code} happened"),
-                      "retryable": False, "docs_url": "https://docs", "request_id": "req_1", **kw}}
+    return {
+        "error": {
+            "code": code,
+            "problem": kw.pop("problem", f"{code} happened"),
+            "retryable": False,
+            "docs_url": "https://docs",
+            "request_id": "req_1",
+            **kw,
+        }
+    }
 
 
 @pytest.mark.parametrize(
@@ -38,8 +46,11 @@ def envelope(code: str, **kw: Any) -> dict[str, Any]:
         (402, {"detail": "Insufficient credits"}, InsufficientCreditsError),
         (401, {"detail": "Not authenticated"}, AuthenticationError),
         (404, {"detail": "Not Found"}, NotFoundError),
-        (422, {"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required"}]},
-         ValidationError),
+        (
+            422,
+            {"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required"}]},
+            ValidationError,
+        ),
         (429, envelope("rate_limited", retryable=True, retry_after_ms=2500), RateLimitedError),
         (503, {"detail": "Service Unavailable"}, ServerError),
         (500, "upstream exploded", ServerError),
@@ -47,45 +58,75 @@ def envelope(code: str, **kw: Any) -> dict[str, Any]:
     ],
 )
 def test_shapes_map_to_classes(status: int, body: Any, cls: type[APIError]) -> None:
-    err = error_from_response(status=status, body=body, retry_after_header=None, method="GET",
-                              path="/x", secret=None)
+    err = error_from_response(
+        status=status, body=body, retry_after_header=None, method="GET", path="/x", secret=None
+    )
     assert type(err) is cls and err.status == status
 
 
 def test_envelope_fields_are_kept() -> None:
-    body = envelope("insufficient_credits", fix="Top up.", details={"list_id": "l1"},
-                    shortfall_credits=7, available_credits=3)
-    err = error_from_response(status=400, body=body, retry_after_header=None, method="POST",
-                              path="/enrichment/bulk", secret=None)
+    body = envelope(
+        "insufficient_credits",
+        fix="Top up.",
+        details={"list_id": "l1"},
+        shortfall_credits=7,
+        available_credits=3,
+    )
+    err = error_from_response(
+        status=400,
+        body=body,
+        retry_after_header=None,
+        method="POST",
+        path="/enrichment/bulk",
+        secret=None,
+    )
     assert (err.code, err.fix, err.request_id, err.retryable) == (
-        "insufficient_credits", "Top up.", "req_1", False)
+        "insufficient_credits",
+        "Top up.",
+        "req_1",
+        False,
+    )
     assert err.details == {"list_id": "l1", "shortfall_credits": 7, "available_credits": 3}
     assert "short by 7 credits" in str(err) and "Top up." in str(err)
 
 
 def test_422_detail_list_is_readable() -> None:
     body = {"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required"}]}
-    err = error_from_response(status=422, body=body, retry_after_header=None, method="POST",
-                              path="/lead-lists", secret=None)
+    err = error_from_response(
+        status=422,
+        body=body,
+        retry_after_header=None,
+        method="POST",
+        path="/lead-lists",
+        secret=None,
+    )
     assert str(err).startswith("name: Field required")
     assert err.details == body["detail"]
 
 
 def test_retry_after_ms_wins_over_header() -> None:
     body = envelope("rate_limited", retry_after_ms=2500)
-    err = error_from_response(status=429, body=body, retry_after_header="9", method="GET",
-                              path="/x", secret=None)
+    err = error_from_response(
+        status=429, body=body, retry_after_header="9", method="GET", path="/x", secret=None
+    )
     assert err.retry_after == 2.5
-    legacy = error_from_response(status=429, body={"detail": "slow"}, retry_after_header="4",
-                                 method="GET", path="/x", secret=None)
+    legacy = error_from_response(
+        status=429,
+        body={"detail": "slow"},
+        retry_after_header="4",
+        method="GET",
+        path="/x",
+        secret=None,
+    )
     assert legacy.retry_after == 4.0 and legacy.retryable is True
 
 
 def test_server_echoing_the_key_is_scrubbed() -> None:
     key = "clapi_echoed_secret_value_1234567890"
     body = envelope("unauthorized", problem=f"Key {key} is revoked", details={"key": key})
-    err = error_from_response(status=401, body=body, retry_after_header=None, method="GET",
-                              path="/whoami", secret=key)
+    err = error_from_response(
+        status=401, body=body, retry_after_header=None, method="GET", path="/whoami", secret=key
+    )
     assert key not in str(err) and key not in repr(err) and key not in str(err.details)
 
 

@@ -9,9 +9,15 @@ import pytest
 from cleanlist_pipeline.api import CleanlistClient, NotFoundError
 from cleanlist_pipeline.testing import SandboxHandle
 
-CSV = b"email,first_name,last_name,company\na@example.com,Ann,Lee,Acme\nb@example.com,Bob,Ray,Beta\n"
-MAPPING = {"email": "email", "first_name": "first_name", "last_name": "last_name",
-           "company_name": "company"}
+CSV = (
+    b"email,first_name,last_name,company\na@example.com,Ann,Lee,Acme\nb@example.com,Bob,Ray,Beta\n"
+)
+MAPPING = {
+    "email": "email",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "company_name": "company",
+}
 
 
 def test_identity_calls_describe_the_key(client: CleanlistClient) -> None:
@@ -70,7 +76,7 @@ def test_leads_add_read_remove(client: CleanlistClient, cleanlist_sandbox: Sandb
     assert (added.added, added.skipped_duplicates, added.calls) == (30, 0, 1)
     assert client.get_list(target).lead_count == 30
 
-    removed = client.remove_leads(target, ids[:10] + ["not-a-lead"])
+    removed = client.remove_leads(target, [*ids[:10], "not-a-lead"])
     assert removed.removed == 10
     assert client.get_list(target).lead_count == 20
 
@@ -106,8 +112,14 @@ def test_csv_import_then_enrich_and_poll(client: CleanlistClient) -> None:
 
 def test_csv_import_with_dispatch_returns_a_pollable_status_url(client: CleanlistClient) -> None:
     target = client.create_list("dispatch")
-    result = client.csv_import(target.list_id, CSV, MAPPING, idempotency_key="imp-d",
-                               dispatch_enrichment=True, enrichment_type="partial")
+    result = client.csv_import(
+        target.list_id,
+        CSV,
+        MAPPING,
+        idempotency_key="imp-d",
+        dispatch_enrichment=True,
+        enrichment_type="partial",
+    )
     assert result.workflow_id and result.enrichment_status_url
     assert result.enrichment_status_url.startswith(client.prefix)  # mirrors the called prefix
     status = client.enrichment_status(result.enrichment_status_url)
@@ -122,8 +134,9 @@ def test_enrich_by_task_and_poll_by_cohort_handle(
     page = next(client.iter_lead_pages(source))
     assert page.task_id is not None
     quote = client.estimate_cost("enrich_by_task", task_id=page.task_id, data_points=["Email"])
-    run = client.enrich_by_task(page.task_id, ["Email"], lead_list_id=source,
-                                quote_id=quote.quote_id)
+    run = client.enrich_by_task(
+        page.task_id, ["Email"], lead_list_id=source, quote_id=quote.quote_id
+    )
     assert run.workflow_id and run.total_entities == 5
     # A cohort handle resolves to the workflow bound to it; `workflow_id` echoes the handle polled.
     status = client.enrichment_status(page.task_id)

@@ -31,8 +31,12 @@ def test_wrong_type_is_named(mock_client: Callable[..., CleanlistClient]) -> Non
 
 
 def test_nested_lead_without_id_is_named(mock_client: Callable[..., CleanlistClient]) -> None:
-    body = {"list_id": "l1", "total": 2, "cursor": None,
-            "leads": [{"lead_id": "a"}, {"email": "x@example.com"}]}
+    body = {
+        "list_id": "l1",
+        "total": 2,
+        "cursor": None,
+        "leads": [{"lead_id": "a"}, {"email": "x@example.com"}],
+    }
     with pytest.raises(ResponseShapeError) as info:
         list(mock_client(answering(body)).iter_leads("l1"))
     assert info.value.field == "leads[1].lead_id"
@@ -40,8 +44,14 @@ def test_nested_lead_without_id_is_named(mock_client: Callable[..., CleanlistCli
 
 
 def test_unknown_fields_are_tolerated_and_kept(mock_client: Callable[..., CleanlistClient]) -> None:
-    body = {"list_id": "l1", "name": "Q3", "lead_count": 3, "enriched_count": 1,
-            "brand_new_field": {"x": 1}, "timestamp_ms": 1}
+    body = {
+        "list_id": "l1",
+        "name": "Q3",
+        "lead_count": 3,
+        "enriched_count": 1,
+        "brand_new_field": {"x": 1},
+        "timestamp_ms": 1,
+    }
     lst = mock_client(answering(body)).get_list("l1")
     assert lst.lead_count == 3 and lst.extra == {"brand_new_field": {"x": 1}}
 

@@ -46,8 +46,10 @@ def test_all_list_pages_are_read(client: CleanlistClient, cleanlist_sandbox: San
 def test_repeated_cursor_fails_loudly(mock_client: Callable[..., CleanlistClient]) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         # A buggy server: every page points at the same "next" cursor.
-        return httpx.Response(200, json={"list_id": "l1", "leads": [{"lead_id": "x"}],
-                                         "total": 99, "cursor": "c-same"})
+        return httpx.Response(
+            200,
+            json={"list_id": "l1", "leads": [{"lead_id": "x"}], "total": 99, "cursor": "c-same"},
+        )
 
     client = mock_client(handler)
     with pytest.raises(PaginationError, match="reuse a cursor"):
@@ -73,8 +75,14 @@ def test_cursor_is_passed_back_verbatim(mock_client: Callable[..., CleanlistClie
         cursor = request.url.params.get("cursor")
         seen.append(cursor)
         nxt = opaque if cursor is None else None
-        return httpx.Response(200, json={"lists": [{"list_id": "a", "name": "A", "lead_count": 0}],
-                                         "total": 2, "cursor": nxt})
+        return httpx.Response(
+            200,
+            json={
+                "lists": [{"list_id": "a", "name": "A", "lead_count": 0}],
+                "total": 2,
+                "cursor": nxt,
+            },
+        )
 
     assert len(list(mock_client(handler).iter_lists())) == 2
     assert seen == [None, opaque]

@@ -30,8 +30,15 @@ def strict_sandbox() -> Iterator[SandboxHandle]:
 
 
 def run_workers(n: int, *args: object) -> list[dict[str, Any]]:
-    procs = [subprocess.Popen([sys.executable, WORKER, *map(str, args)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=120)

@@ -36,8 +36,11 @@ def test_without_a_key_the_embedded_sandbox_is_used_and_said(
 def test_with_a_key_the_api_mode_is_used_and_said(
     cleanlist_sandbox: SandboxHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    resource = CleanlistResource(api_key=cleanlist_sandbox.key, base_url=cleanlist_sandbox.v2,
-                                 rate_limit_db_path=str(tmp_path / "rl.sqlite"))
+    resource = CleanlistResource(
+        api_key=cleanlist_sandbox.key,
+        base_url=cleanlist_sandbox.v2,
+        rate_limit_db_path=str(tmp_path / "rl.sqlite"),
+    )
     caplog.set_level(logging.DEBUG, logger="cleanlist_pipeline.api")
     with resource.get_client() as client:
         client.whoami()
@@ -70,8 +73,11 @@ def test_definitions_load_with_and_without_the_key(
 
     monkeypatch.delenv("CLEANLIST_API_KEY", raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    result = dg.materialize([probe], resources={"cleanlist": cleanlist_resource_from_env()},
-                            instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        [probe],
+        resources={"cleanlist": cleanlist_resource_from_env()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.output_for_node("probe") == "embedded-sandbox"
 
 
@@ -105,10 +111,16 @@ def test_one_client_per_run_closed_at_teardown(
             _seen.append(second)
         return 0
 
-    resource = CleanlistResource(api_key=cleanlist_sandbox.key, base_url=cleanlist_sandbox.v1,
-                                 rate_limit_db_path=str(tmp_path / "rl.sqlite"))
-    result = dg.materialize([uses_client_twice], resources={"cleanlist": resource},
-                            instance=dg.DagsterInstance.ephemeral())
+    resource = CleanlistResource(
+        api_key=cleanlist_sandbox.key,
+        base_url=cleanlist_sandbox.v1,
+        rate_limit_db_path=str(tmp_path / "rl.sqlite"),
+    )
+    result = dg.materialize(
+        [uses_client_twice],
+        resources={"cleanlist": resource},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     first, second = _seen
     assert first is second and isinstance(first, CleanlistClient)

@@ -45,9 +45,14 @@ def test_dropped_csv_import_is_retried_and_imports_and_charges_once(
     list_id = client.create_list("drop import").list_id
     cleanlist_sandbox.set_faults([{"method": "POST", "path": "csv-import", "drop_next": 1}])
 
-    result = client.csv_import(list_id, CSV, {"email": "email", "first_name": "first_name"},
-                               idempotency_key="drop-1", dispatch_enrichment=True,
-                               enrichment_type="partial")
+    result = client.csv_import(
+        list_id,
+        CSV,
+        {"email": "email", "first_name": "first_name"},
+        idempotency_key="drop-1",
+        dispatch_enrichment=True,
+        enrichment_type="partial",
+    )
 
     assert result.rows_imported == 3 and result.workflow_id
     assert result.idempotency_replayed is True  # the answer came from the server's key cache
@@ -104,4 +109,24 @@ def test_retries_stop_at_the_total_wait_cap(
         client.whoami()
     assert time.monotonic() - started < 3.0
     assert info.value.retry_after == pytest.approx(1.0)
-    assert cleanlist_sandbox.ledger()["requests"]["GET /whoami"] == 2  # 1 s waited, 2nd would pass cap
+    # One 1 s wait fits the 1.5 s cap; a second would not, so the call fails after 2 attempts.
+    assert cleanlist_sandbox.ledger()["requests"]["GET /whoami"] == 2
+
+
+def test_each_attempt_is_logged_without_bodies(
+    client: CleanlistClient, cleanlist_sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import re
+
+    caplog.set_level(logging.DEBUG, logger="cleanlist_pipeline.api")
+    cleanlist_sandbox.set_faults([{"path": "/whoami", "burst_429": 1, "retry_after_s": 0.2}])
+    client.whoami()
+    lines = [r.getMessage() for r in caplog.records if r.name == "cleanlist_pipeline.api"]
+    path = f"{client.prefix}/whoami"
+    refused = [m for m in lines if m.startswith(f"GET {path} -> 429")]
+    assert len(refused) == 1
+    assert re.search(r"-> 429 rate_limited in \d+ ms \(request_id=req_\w+, attempt 1\)", refused[0])
+    assert any(m.startswith(f"GET {path}: retrying in 0.20s") for m in lines)
+    assert any(re.match(rf"GET {path} -> 200 in \d+ ms \(.*attempt 2\)", m) for m in lines)
+    assert not any("organization_id" in m or "s***@" in m for m in lines)  # no bodies

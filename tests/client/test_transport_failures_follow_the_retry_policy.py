@@ -18,8 +18,14 @@ from cleanlist_pipeline.api import (
 )
 from cleanlist_pipeline.api.retry import SAFE_TO_REPEAT
 
-WHOAMI = {"user_email": None, "organization_id": "o", "auth_type": "api_key", "scopes": [],
-          "tier": "pro", "features": []}
+WHOAMI = {
+    "user_email": None,
+    "organization_id": "o",
+    "auth_type": "api_key",
+    "scopes": [],
+    "tier": "pro",
+    "features": [],
+}
 
 
 def failing_then_ok(
@@ -95,10 +101,22 @@ def test_enrichment_dispatch_is_not_retried_after_5xx_but_is_after_429(
         client.enrich_list("l1", "partial", "q")
     assert getattr(info.value, "status", None) == 503
 
-    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "slow"}),
-                    httpx.Response(200, json={"workflow_id": "w", "status": "pending",
-                                              "total_leads": 1, "estimated_cost": 1,
-                                              "credits_reserved": 1, "poll_url": "/x"})])
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "slow"}),
+            httpx.Response(
+                200,
+                json={
+                    "workflow_id": "w",
+                    "status": "pending",
+                    "total_leads": 1,
+                    "estimated_cost": 1,
+                    "credits_reserved": 1,
+                    "poll_url": "/x",
+                },
+            ),
+        ]
+    )
     client = mock_client(lambda r: next(answers))
     assert client.enrich_list("l1", "partial", "q").workflow_id == "w"
 
@@ -143,9 +161,42 @@ def test_validation_error_is_not_retried(mock_client: Callable[..., CleanlistCli
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls[0] += 1
-        return httpx.Response(400, json={"error": {"code": "validation_error", "problem": "bad",
-                                                   "retryable": False, "request_id": "r"}})
+        return httpx.Response(
+            400,
+            json={
+                "error": {
+                    "code": "validation_error",
+                    "problem": "bad",
+                    "retryable": False,
+                    "request_id": "r",
+                }
+            },
+        )
 
     with pytest.raises(ValidationError):
         mock_client(handler).create_list("x")
     assert calls[0] == 1
+
+
+def test_delete_met_by_404_on_retry_means_already_deleted(
+    mock_client: Callable[..., CleanlistClient],
+) -> None:
+    # First DELETE lands but its answer is a 503 (e.g. a proxy); the repeat finds nothing.
+    answers = iter(
+        [
+            httpx.Response(503, json={"detail": "Service Unavailable"}),
+            httpx.Response(404, json={"detail": "Not Found"}),
+        ]
+    )
+    result = mock_client(lambda r: next(answers)).delete_list("l1")
+    assert (result.deleted, result.already_deleted) == (True, True)
+
+
+def test_delete_404_on_first_attempt_is_an_error(
+    mock_client: Callable[..., CleanlistClient],
+) -> None:
+    from cleanlist_pipeline.api import NotFoundError
+
+    client = mock_client(lambda r: httpx.Response(404, json={"detail": "Not Found"}))
+    with pytest.raises(NotFoundError):
+        client.delete_list("l1")

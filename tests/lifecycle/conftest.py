@@ -57,11 +57,10 @@ def pipeline(
     cleanlist_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Pipeline]:
     """The project's import + lifecycle definitions against the sandbox process."""
-    from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
-
     from cleanlist_pipeline.defs.config import load_settings
     from cleanlist_pipeline.defs.imports import build_import_definitions
     from cleanlist_pipeline.defs.lifecycle import build_lifecycle_definitions
+    from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
 
     drops, data = tmp_path / "drops", tmp_path / "data"
     shutil.copytree(SAMPLE_DROPS, drops)

@@ -126,10 +126,10 @@ def test_sample_drops_reach_parquet_through_the_enrichment_sensor(
     dataset = ds.dataset(leads_root, format="parquet", partitioning="hive")
     assert dataset.count_rows() == len(expected)
     assert "snapshot_date" in dataset.schema.names
-    count, lists = duckdb.sql(
+    ((count, lists),) = duckdb.sql(
         f"SELECT count(*), count(DISTINCT list_id) FROM read_parquet("
         f"'{leads_root}/**/*.parquet', hive_partitioning = true)"
-    ).fetchone()
+    ).fetchall()
     assert (count, lists) == (len(expected), 1)
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
+
 from .conftest import HEADER, Pipeline, failure_message, lead_rows, make_resource
 
 
@@ -30,13 +36,34 @@ def test_insufficient_scope_stops_the_rest_of_the_backfill(pipeline: Pipeline) -
     assert p.run("d1.csv").success
 
 
-def test_401_stops_the_backfill_too(pipeline: Pipeline) -> None:
+def test_401_stops_the_backfill_and_cancels_it(pipeline: Pipeline) -> None:
     p = pipeline
     (p.drops / "a.csv").write_text(HEADER + lead_rows(5))
     (p.drops / "b.csv").write_text(HEADER + lead_rows(5, start=10))
+    p.register("a.csv", "b.csv")
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id="bf-401",
+        asset_graph=p.definitions().resolve_asset_graph(),
+        partition_names=["a.csv", "b.csv"],
+        asset_selection=[IMPORT_ASSET_KEY],
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=p.instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+    p.instance.add_backfill(backfill)
     revoked = make_resource(p.sandbox, "clapi_" + "x" * 64)
     tags = {"dagster/backfill": "bf-401"}
+
     assert "401" in failure_message(p.run("a.csv", tags=tags, resource=revoked))
+
+    # The backfill daemon launches no further partitions of a cancelling backfill...
+    stored = p.instance.get_backfill("bf-401")
+    assert stored is not None and stored.status == BulkActionStatus.CANCELING
+    # ...and a run it had already launched ends at once.
     assert "bf-401 was stopped" in failure_message(p.run("b.csv", tags=tags))
 
 

@@ -23,7 +23,7 @@ def test_plan_reports_chunks_rejects_and_credits_without_calls(pipeline: Pipelin
     assert a["data_records"] == 701
     assert len(a["chunks"]) == 2
     assert a["column_mapping"]["email"] == "email"
-    assert a["removed_duplicates"] == [703]  # record numbers: header = 1
+    assert a["removed_duplicates"] == [702]  # record numbers: header = 1
     assert a["rows_to_send"] == 700
     assert a["estimated_credits"] == 700 * 11
     assert a["estimated_credits_by_type"]["partial"] == 700

@@ -149,3 +149,29 @@ def test_listing_defaults_to_50_and_names_owners(api: httpx.Client) -> None:
     assert owners["Shared With You"] == ("Terry Teammate", "shared")
     assert owners["Bulk 00"] == ("Sam Sandbox", "private")
     assert "Teammate Private" not in owners
+
+
+def test_list_cap_refuses_new_lists_but_still_reuses(cleanlist_sandbox: SandboxHandle,
+                                                     api: httpx.Client) -> None:
+    assert cleanlist_sandbox.settings()["list_cap"] is None
+    cleanlist_sandbox.settings(list_cap=4)   # the default user owns 2 seeded lists
+    made = [api.post("/lead-lists", json={"name": f"Capped {i}"}) for i in range(3)]
+    assert [r.status_code for r in made[:2]] == [201, 201]
+    err = check_error(made[2], 403, "list_cap_reached")
+    assert err["details"] == {"list_cap": 4, "owned_lists": 4} and err["retryable"] is False
+    again = api.post("/lead-lists", json={"name": "capped 0"})
+    assert again.status_code == 200 and again.json()["reused"] is True
+    teammate = cleanlist_sandbox.add_key(["*"], user="u_sandbox_teammate")
+    prefix = "v1" if "/v1/" in str(api.base_url) else "v2"
+    with cleanlist_sandbox.client(prefix, key=teammate) as other:
+        # The cap is per user: the teammate owns 3 seeded lists.
+        assert other.post("/lead-lists", json={"name": "Theirs"}).status_code == 201
+        check_error(other.post("/lead-lists", json={"name": "Theirs 2"}), 403,
+                    "list_cap_reached")
+    assert api.get("/lead-lists").json()["total"] == 6
+    api.delete(f"/lead-lists/{made[0].json()['list_id']}").raise_for_status()
+    assert api.post("/lead-lists", json={"name": "Capped 2"}).status_code == 201
+    for bad in (-1, "3", True):
+        assert cleanlist_sandbox.admin.post("/settings", json={"list_cap": bad}).status_code == 400
+    cleanlist_sandbox.settings(list_cap=None)
+    assert api.post("/lead-lists", json={"name": "Uncapped"}).status_code == 201

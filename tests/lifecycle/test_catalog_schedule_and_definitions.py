@@ -1,0 +1,88 @@
+"""The lists catalog, the daily schedule, and what the definitions expose in each mode."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from cleanlist_pipeline.defs.config import load_settings
+from cleanlist_pipeline.defs.enrichment import SENSOR_NAME
+from cleanlist_pipeline.defs.lifecycle import REFRESH_JOB, build_lifecycle_definitions
+from cleanlist_pipeline.defs.schedules import SCHEDULE_NAME
+
+from .conftest import QUIET, Pipeline
+
+
+def test_the_catalog_lists_every_accessible_list_with_counts_per_visibility(
+    pipeline: Pipeline, cleanlist_sandbox: Any
+) -> None:
+    mine = cleanlist_sandbox.seed_list("catalogued", 42)
+    result = pipeline.defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+        instance=pipeline.instance, asset_selection=[dg.AssetKey("lead_lists")], run_config=QUIET
+    )
+    (materialization,) = result.asset_materializations_for_node("lead_lists")
+    meta = materialization.metadata
+    path = Path(meta["path"].value)
+    day = datetime.now(UTC).date().isoformat()
+    assert path == pipeline.data / "lead_lists" / f"snapshot_date={day}" / "lead_lists.parquet"
+    table = pq.read_table(path)
+    for column in ("list_id", "owner_name", "visibility", "lead_count", "folder_id", "created_at"):
+        assert column in table.column_names
+    rows = {r["list_id"]: r for r in table.to_pylist()}
+    assert rows[mine]["lead_count"] == 42 and rows[mine]["visibility"] == "private"
+    per_visibility = meta["lists_per_visibility"].value
+    assert sum(per_visibility.values()) == len(rows) == meta["dagster/row_count"].value
+    assert {"private", "organization", "shared"} <= set(per_visibility)
+
+
+def test_the_daily_schedule_refreshes_the_catalog_and_every_tracked_list(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.instance.add_dynamic_partitions("cleanlist_lists", ["L1", "L2"])
+    schedule = pipeline.defs.get_repository_def().get_schedule_def(SCHEDULE_NAME)
+    when = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
+    with dg.build_schedule_context(
+        instance=pipeline.instance,
+        scheduled_execution_time=when,
+        repository_def=pipeline.defs.get_repository_def(),
+    ) as context:
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [(r.asset_selection, r.partition_key) for r in requests] == [
+        ([dg.AssetKey("lead_lists")], None),
+        ([dg.AssetKey("leads_snapshot")], "L1"),
+        ([dg.AssetKey("leads_snapshot")], "L2"),
+    ]
+    assert len({r.run_key for r in requests}) == 3
+    assert all("2026-03-01" in r.run_key for r in requests)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [({}, "RUNNING"), ({"CLEANLIST_API_KEY": "clapi_x"}, "STOPPED")],
+)
+def test_sensor_and_schedule_run_by_default_only_on_the_embedded_sandbox(
+    environ: dict[str, str], expected: str
+) -> None:
+    defs = build_lifecycle_definitions(load_settings(environ))
+    repo = dg.Definitions.merge(
+        defs, dg.Definitions(resources={"cleanlist": dg.ResourceDefinition.none_resource()})
+    ).get_repository_def()
+    assert repo.get_sensor_def(SENSOR_NAME).default_status.value == expected
+    assert repo.get_schedule_def(SCHEDULE_NAME).default_status.value == expected
+
+
+def test_the_loaded_definitions_show_assets_checks_sensors_and_schedule() -> None:
+    from cleanlist_pipeline.definitions import build_definitions
+
+    repo = build_definitions().get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {"cleanlist_csv_import", "cleanlist_enrichment", "leads_snapshot", "lead_lists"} <= keys
+    checks = {k.name for k in repo.asset_graph.asset_check_keys}
+    assert {"enrichment_succeeded", "row_count_matches_list"} <= checks
+    assert {s.name for s in repo.sensor_defs} >= {SENSOR_NAME, "cleanlist_drop_sensor"}
+    assert SCHEDULE_NAME in {s.name for s in repo.schedule_defs}
