@@ -125,7 +125,8 @@ class CleanlistClient:
     ``base_url`` includes the API prefix (``…/api/v1/public`` by default, ``…/api/v2`` works the
     same). ``rate_limit=None`` turns the shared limiter off; ``retry=RetryPolicy.disabled()``
     turns retries off. ``idempotency_namespace`` separates the derived idempotency keys of two
-    deployments that share an organization.
+    deployments that share an organization. ``close_on_exit=False`` makes ``with`` leave the
+    client open (the Dagster resource shares one client per run and closes it at teardown).
     """
 
     def __init__(
@@ -140,6 +141,7 @@ class CleanlistClient:
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
         transport: httpx.BaseTransport | None = None,
         user_agent: str | None = None,
+        close_on_exit: bool = True,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigurationError(
@@ -170,6 +172,9 @@ class CleanlistClient:
             RateLimiter(rate_limit, self.__key) if rate_limit is not None else None
         )
         self._closed = False
+        #: False for a client shared by a whole Dagster run: a ``with`` block then leaves it
+        #: open for the next step code, and the resource closes it at teardown.
+        self.close_on_exit = close_on_exit
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -177,7 +182,13 @@ class CleanlistClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        if self.close_on_exit:
+            self.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran; calls then raise ``RuntimeError``."""
+        return self._closed
 
     def close(self) -> None:
         """Close the HTTP connection pool and the rate limiter's database connection."""
@@ -675,18 +686,15 @@ class CleanlistClient:
         ref = handle_or_status_url.strip()
         if not ref:
             raise ValueError("enrichment_status needs a workflow id, cl-task_ handle or status URL")
-        if ref.startswith(("/", "http://", "https://")):
-            target = httpx.URL(self.origin + "/").join(ref)
-            here = httpx.URL(self.origin)
-            if (target.scheme, target.host, target.port) != (here.scheme, here.host, here.port):
-                raise ConfigurationError(
-                    f"enrichment status URL points at {target.host}, not {here.host}; refusing to "
-                    "send the API key there"
-                )
-            # The server's URL is absolute-path ("/api/v2/enrichment/status/…"): resolved against
-            # the origin it replaces any root path, as a browser would; the prefix is never
-            # hard-coded here, so v1 and v2 URLs both work.
-            url = str(target)
+        if ref.startswith(("http://", "https://")):
+            # Only the path is used: the API key goes to the configured origin and nowhere else,
+            # and a deployment behind a proxy path keeps working.
+            url = httpx.URL(ref).raw_path.decode("ascii")
+        elif ref.startswith("/"):
+            # The server's URL is relative ("/api/v2/enrichment/status/…", mirroring the prefix
+            # that was called): resolved against the origin, never rebuilt from a hard-coded
+            # prefix, so v1 and v2 URLs both work.
+            url = ref
         else:
             url = f"{self.prefix}/enrichment/status/{quote(ref, safe='')}"
         return WorkflowStatus.from_json(

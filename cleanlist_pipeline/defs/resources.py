@@ -10,9 +10,8 @@ Two modes, decided by the API key:
 
 Inside a run the resource opens one ``CleanlistClient`` (one ``httpx.Client`` connection pool and
 rate-limiter connection) at setup and closes it at teardown; ``get_client()`` hands out that client
-in a wrapper whose ``close()``/``with`` exit do nothing, so ``with resource.get_client() as c:``
-is right both in runs and outside them (sensors, CLI), where a fresh client is returned and the
-``with`` block closes it.
+made with ``close_on_exit=False``, so ``with resource.get_client() as c:`` is right both in runs
+and outside them (sensors, CLI), where a fresh client is returned and the ``with`` block closes it.
 
 >>> resource = CleanlistResource(api_key=None)
 >>> resource.mode
@@ -55,33 +54,6 @@ class _PrefixedLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         return f"{self.extra['prefix']} {msg}", kwargs  # type: ignore[index]
-
-
-class _BorrowedClient:
-    """The run's shared client, lent out: ``close()`` and ``with`` exit are no-ops.
-
-    Everything else is the real ``CleanlistClient`` (attribute access is delegated).
-    """
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: CleanlistClient) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def __enter__(self) -> CleanlistClient:
-        return self._client
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    def close(self) -> None:
-        """Nothing: the resource closes the shared client when the run ends."""
-
-    def __repr__(self) -> str:
-        return f"borrowed {self._client!r}"
 
 
 def _resolve(value: Any) -> str | None:
@@ -179,7 +151,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     # --- clients -----------------------------------------------------------------------------
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_client = self._new_client()
+        self._run_client = self._new_client(close_on_exit=False)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._run_client is not None:
@@ -190,10 +162,12 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         """The run's client (closed by the resource at teardown), or outside a run a new one
         that the caller closes — ``with resource.get_client() as client:`` fits both."""
         if self._run_client is not None:
-            return _BorrowedClient(self._run_client)  # type: ignore[return-value]
+            if self._run_client.closed:  # step code called close() itself: open a new one
+                self._run_client = self._new_client(close_on_exit=False)
+            return self._run_client
         return self._new_client()
 
-    def _new_client(self) -> CleanlistClient:
+    def _new_client(self, close_on_exit: bool = True) -> CleanlistClient:
         mode = self.mode
         if mode == MODE_EMBEDDED:
             base_url, key = self._embedded_target()
@@ -211,6 +185,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             rate_limit=self._rate_limit_config(mode),
             idempotency_namespace=self.idempotency_namespace,
             logger=log,
+            close_on_exit=close_on_exit,
         )
         log.debug("client ready: %s", self.describe_target())
         return client

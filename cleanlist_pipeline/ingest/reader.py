@@ -250,7 +250,13 @@ class _Fast:
         c_lo = np.zeros(n, dtype=np.int64)
         c_lo[1:] = c_hi[:-1]
         n_commas = c_hi - c_lo
-        slow = (n_commas == 0) | (length > CSV_FIELD_LIMIT)
+        # A record without delimiters may be blank (or whitespace only): csv decides, unless its
+        # edges are plain characters (one-column files are common: lists of e-mails).
+        first_b = w[np.minimum(ws, len(w) - 1)]
+        last_b = w[np.maximum(we - 1, 0)]
+        plain_edges = (length > 0) & (first_b > 32) & (first_b < 127) & (first_b != _QUOTE) & (
+            last_b > 32) & (last_b < 127)
+        slow = ((n_commas == 0) & ~plain_edges) | (length > CSV_FIELD_LIMIT)
         ragged = (n_commas + 1 > lay.n_fields) & ~slow
         for i in np.flatnonzero(ragged).tolist():
             reasons[i] = ("ragged_row", f"{int(n_commas[i]) + 1} fields; the header has "

@@ -85,12 +85,32 @@ def test_enrichment_status_accepts_ids_handles_and_urls(
     assert seen == [path]
 
 
-def test_status_url_on_another_host_is_refused(
+def test_status_url_host_is_ignored_so_the_key_stays_home(
     mock_client: Callable[..., CleanlistClient],
 ) -> None:
-    client = mock_client(lambda r: httpx.Response(200, json=STATUS))
-    with pytest.raises(ConfigurationError, match="refusing to send the API key"):
-        client.enrichment_status("https://evil.example.com/api/v2/enrichment/status/x")
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=STATUS)
+
+    client = mock_client(handler)
+    client.enrichment_status("https://evil.example.com/api/v2/enrichment/status/x")
+    assert seen == ["https://api.cleanlist.ai/api/v2/enrichment/status/x"]
+
+
+def test_status_url_keeps_a_proxy_root_path(mock_client: Callable[..., CleanlistClient]) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=STATUS)
+
+    client = mock_client(handler, base_url="https://gw.example.com/cleanlist/api/v1/public")
+    client.enrichment_status("/api/v1/public/enrichment/status/bulk-enrich-1")
+    assert seen == [
+        "https://gw.example.com/cleanlist/api/v1/public/enrichment/status/bulk-enrich-1"
+    ]
 
 
 def test_csv_import_always_sends_dispatch_flag_and_key(

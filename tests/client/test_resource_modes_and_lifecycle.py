@@ -124,5 +124,24 @@ def test_one_client_per_run_closed_at_teardown(
     assert result.success
     first, second = _seen
     assert first is second and isinstance(first, CleanlistClient)
-    with pytest.raises(RuntimeError, match="closed"):  # closed with the run
+    assert first.closed  # closed with the run
+    with pytest.raises(RuntimeError, match="closed"):
         first.whoami()
+
+
+def test_outside_a_run_each_client_is_the_callers_to_close(
+    cleanlist_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    resource = CleanlistResource(
+        api_key=cleanlist_sandbox.key,
+        base_url=cleanlist_sandbox.v2,
+        rate_limit_db_path=str(tmp_path / "rl.sqlite"),
+    )
+    with resource.get_client() as client:
+        client.whoami()
+    assert client.closed
+    fresh = resource.get_client()  # a new one each time (e.g. every sensor tick)
+    try:
+        assert fresh is not client and not fresh.closed
+    finally:
+        fresh.close()

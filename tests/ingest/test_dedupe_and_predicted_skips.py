@@ -89,3 +89,11 @@ def test_without_name_columns_only_keys_count(drop: Drop) -> None:
     p = drop("email,company\n,Acme\nz@x.com,\n")
     plan = plan_file(p, column_mapping={"email": "email", "company_name": "company"})
     assert plan.predicted_skips == {"missing_required": [2]}
+
+
+def test_one_column_email_list(drop: Drop) -> None:
+    p = drop("Email\r\na@x.com\r\n\r\n  \r\nB@X.com\r\n b@x.com \r\n\"c@x.com\"\r\nd@x.com")
+    plan = plan_file(p)
+    assert [r[0] for r in chunk_rows(p, plan)] == ["a@x.com", "B@X.com", "c@x.com", "d@x.com"]
+    assert [(r.record, r.reason) for r in plan.removed_duplicates] == [(6, "duplicate_email")]
+    assert plan.blank_records == 2

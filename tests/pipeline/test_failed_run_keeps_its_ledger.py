@@ -22,10 +22,11 @@ class _FailingClient:
         self._client, self._ok = client, ok
 
     def __enter__(self) -> _FailingClient:
+        self._client.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._client.close()
+        self._client.__exit__(*exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -10,7 +10,7 @@ from cleanlist_ai.models.csv_import_response import CsvImportResponse
 
 from cleanlist_pipeline.testing import SandboxHandle
 
-from .helpers import b64, check_model
+from .helpers import b64, check_422, check_error, check_model
 
 MAPPING = {"email": "Email", "first_name": "First", "last_name": "Last",
            "company_name": "Company", "linkedin_url": "LinkedIn"}
@@ -55,23 +55,23 @@ def test_skip_reasons_row_numbers_and_dedupe_normalisation(api: httpx.Client,
 
 def test_payload_caps_are_413(api: httpx.Client, list_id: str) -> None:
     rows = "".join(f"P{i},Q,p{i}@x.com,Co,\n" for i in range(601))
-    r = _import(api, list_id, HEADER + rows)
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    err = check_error(_import(api, list_id, HEADER + rows), 413, "payload_too_large")
+    assert err["details"] == {"rows": 601, "max_rows": 600}
     ok = _import(api, list_id, HEADER + "".join(f"P{i},Q,p{i}@x.com,Co,\n" for i in range(600))
                  + "\n\n")
     assert ok.status_code == 201 and ok.json()["rows_imported"] == 600
     exact = HEADER + "A,B,a@x.com,Co," + "z" * (153_600 - len(HEADER) - 15 - 1) + "\n"
     assert len(exact.encode()) == 153_600
     assert _import(api, list_id, exact).status_code == 201
-    assert _import(api, list_id, exact[:-1] + "z\n").status_code == 413
+    err = check_error(_import(api, list_id, exact[:-1] + "z\n"), 413, "payload_too_large")
+    assert err["details"] == {"bytes": 153_601, "max_bytes": 153_600}
     with_bom = "\ufeff" + exact[:-3] + "\n"   # 153,598 bytes + a 3-byte BOM
     assert _import(api, list_id, with_bom).status_code == 413
 
 
 def test_missing_column_bad_base64_and_mapping_schema(api: httpx.Client, list_id: str) -> None:
-    r = _import(api, list_id, "First,Last,E-mail\nA,B,a@x.com\n")
-    err = r.json()["error"]
-    assert r.status_code == 400 and err["code"] == "missing_column"
+    err = check_error(_import(api, list_id, "First,Last,E-mail\nA,B,a@x.com\n"), 400,
+                      "missing_column")
     assert "Email" in err["details"]["missing_columns"]
     url = f"/lead-lists/{list_id}/csv-import"
     good = b64(HEADER + "A,B,a@x.com,Co,\n")
@@ -79,11 +79,12 @@ def test_missing_column_bad_base64_and_mapping_schema(api: httpx.Client, list_id
                 good.rstrip("=") + "=" * 3):
         r = api.post(url, json={"csv_content_base64": bad, "column_mapping": MAPPING,
                                 "dispatch_enrichment": False})
-        assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
+        check_error(r, 400, "validation_error")
     for mapping in ({}, {"emails": "Email"}):
         r = api.post(url, json={"csv_content_base64": good, "column_mapping": mapping,
                                 "dispatch_enrichment": False})
-        assert r.status_code == 422
+        check_422(r)
+    check_422(api.post(url, json={"column_mapping": MAPPING}))
 
 
 def test_dispatch_needs_enrichment_type_and_enrich_scope(cleanlist_sandbox: SandboxHandle,

@@ -31,6 +31,7 @@ def test_the_key_is_in_no_file_log_or_database(finished_demo: DemoRun) -> None:
     # The scan looked where it matters (not a vacuous pass).
     names = [str(p) for p in files]
     assert any(n.endswith("cleanlist-sandbox.sqlite") for n in names)
+    assert any(n.endswith("cleanlist-ratelimit.sqlite") for n in names)
     assert any(n.endswith(".parquet") for n in names), "no Parquet snapshot was written"
     assert any("/compute_logs/" in n or n.endswith((".out", ".err")) for n in names)
     assert any("runs" in n and n.endswith(".db") for n in names), "no run/event-log database"

@@ -54,7 +54,8 @@ def test_plain_http_on_loopback_is_allowed(url: str, cleanlist_sandbox) -> None:
     target = url.format(port=port)
     if "[::1]" in target and not socket.has_ipv6:
         target = target.replace("[::1]", "127.0.0.1")
-    with CleanlistClient(cleanlist_sandbox.key, base_url=target, rate_limit=None) as client:
+    with CleanlistClient(cleanlist_sandbox.key, base_url=target, rate_limit=None,
+                         retry=RetryPolicy.disabled()) as client:
         try:
             assert client.whoami().organization_id
         except TransportError:
