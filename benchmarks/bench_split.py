@@ -7,8 +7,8 @@ times three ways of turning it into base64 upload bodies, each in its own subpro
 ``os.wait4``), one warm-up each, then ``--runs`` rounds in rotating order; medians are reported.
 
 * ``cleanlist_pipeline.ingest``: ``plan_file`` (encoding pre-pass, whole-file dedupe, packing)
-  then ``read_chunk`` (sha256-verified) + base64 per chunk — with the default scan workers
-  (``ingest``) and in one process (``ingest-serial``);
+  then ``read_chunk`` (sha256-verified) + base64 per chunk — in one process (``ingest``, the
+  default) and with two scan worker processes (``ingest-2proc``, opt-in);
 * pandas: ``read_csv(chunksize=600)`` → ``to_csv`` → base64 (no dedupe, no byte cap);
 * pyarrow: ``csv.read_csv(newlines_in_values=True)`` → 600-row batches → ``write_csv`` → base64.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
-MODES = ("ingest", "ingest-serial", "pandas", "pyarrow")
+MODES = ("ingest", "ingest-2proc", "pandas", "pyarrow")
 
 
 def child(mode: str, path: str) -> dict[str, object]:
@@ -43,7 +43,7 @@ def child(mode: str, path: str) -> dict[str, object]:
 
         from cleanlist_pipeline.ingest import plan_file, read_chunk
 
-        plan = plan_file(path, workers=1 if mode == "ingest-serial" else None)
+        plan = plan_file(path, workers=1 if mode == "ingest" else 2)
         # spawned scan workers (if any) are our children: report their peak RSS too
         out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         t_plan = time.perf_counter() - t0
@@ -94,6 +94,7 @@ def run(mode: str, path: Path) -> dict[str, object]:
         raise SystemExit(f"{mode} run failed with exit code {proc.returncode}")
     res = json.loads(text)
     res["rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
+    res["cpu"] = usage.ru_utime + usage.ru_stime  # includes its own children once reaped
     return res
 
 
@@ -129,14 +130,19 @@ def main() -> None:
     mb = size / 1e6
     print(f"\nFile: `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` "
           f"({mb:.1f} MB), {args.runs} alternating runs after a warm-up, median; "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared).\n")
-    print("| method | median s | MB/s | vs pandas | peak RSS MB (+ each scan worker) | chunks |")
-    print("|---|---:|---:|---:|---:|---:|")
+          f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared), load average "
+          f"{os.getloadavg()[0]:.1f} at the end. CPU = user + system time of the process and "
+          f"its workers.\n")
+    cpu = {m: statistics.median(float(x["cpu"]) for x in rs) for m, rs in results.items()}
+    print("| method | median wall s | MB/s | wall vs pandas | median CPU s | CPU vs pandas "
+          "| peak RSS MB (+ each scan worker) | chunks |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for m in MODES:
         workers = max(float(x.get("worker_rss_mb", 0.0)) for x in results[m])
         extra = f" (+ {workers:.0f})" if workers else ""
         print(f"| {m} | {med[m]:.2f} | {mb / med[m]:.1f} | {med['pandas'] / med[m]:.2f}x | "
-              f"{rss[m]:.0f}{extra} | {results[m][0]['chunks']} |")
+              f"{cpu[m]:.2f} | {cpu['pandas'] / cpu[m]:.2f}x | {rss[m]:.0f}{extra} | "
+              f"{results[m][0]['chunks']} |")
     ours = results["ingest"][0]
     plan_med = statistics.median(float(x["plan_seconds"]) for x in results["ingest"])
     print(f"\nIngest: plan_file median {plan_med:.2f}s ({mb / plan_med:.1f} MB/s), "

@@ -146,14 +146,16 @@ def resolve_drop(drops_dir: str | os.PathLike[str] | None, partition_key: str) -
     return drop
 
 
-def _load_cursor(raw: str | None) -> dict[str, list]:
+def _load_cursor(raw: str | None) -> tuple[dict[str, list], set[str]]:
     if not raw:
-        return {}
+        return {}, set()
     try:
         data = json.loads(raw)
     except ValueError:
-        return {}
-    return data.get("files", {}) if isinstance(data, dict) else {}
+        return {}, set()
+    if not isinstance(data, dict):
+        return {}, set()
+    return data.get("files", {}), set(data.get("refused", []))
 
 
 def evaluate_drops(
@@ -162,14 +164,15 @@ def evaluate_drops(
     """One sensor tick without Dagster's sensor machinery (also used by tests).
 
     Returns (run requests, new partition keys, messages about changed/refused drops, new cursor).
-    The cursor remembers ``[size, mtime_ns, sha256]`` per key so unchanged files are not re-hashed.
+    The cursor remembers ``[size, mtime_ns, sha256]`` per key so unchanged files are not re-hashed,
+    and the refusals already reported, so a refused file is reported once, not every tick.
     """
-    known = _load_cursor(cursor)
+    known, reported = _load_cursor(cursor)
     scan = scan_drops(drops_dir)
     existing = set(instance.get_dynamic_partitions(CSV_DROPS.name or "csv_drops"))
     requests: list[dg.RunRequest] = []
     new_keys: list[str] = []
-    messages = list(scan.refused)
+    messages = [r for r in scan.refused if r not in reported]
     files: dict[str, list] = {}
     for drop in scan:
         prev = known.get(drop.key)
@@ -202,7 +205,8 @@ def evaluate_drops(
                 },
             )
         )
-    return requests, new_keys, messages, json.dumps({"files": files}, sort_keys=True)
+    new_cursor = json.dumps({"files": files, "refused": sorted(scan.refused)}, sort_keys=True)
+    return requests, new_keys, messages, new_cursor
 
 
 def build_drop_sensor(settings: Settings, job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:

@@ -277,8 +277,8 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
     then infers from the synonym table. ``seen_record_hashes`` (append mode): records whose
     content hash is in it were imported before and are left out. Raises an
     :class:`~cleanlist_pipeline.ingest.errors.IngestError` subclass for a file that cannot be
-    imported as it is; a single bad row is a reject instead. ``workers``: processes for files
-    over 96 MB (default ``CLEANLIST_INGEST_WORKERS`` or min(2, CPUs)); the plan is the same.
+    imported as it is; a single bad row is a reject instead. ``workers``: scan processes for
+    files over 96 MB (default ``CLEANLIST_INGEST_WORKERS``, else 1); the plan is the same.
     """
     path = Path(path)
     workers = default_workers() if workers is None else workers

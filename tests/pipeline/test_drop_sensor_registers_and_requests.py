@@ -4,12 +4,14 @@ re-drop does nothing; a changed drop is reported and not run."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 
 from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.drops import DROP_SENSOR_NAME, file_sha256
+from cleanlist_pipeline.defs.drops import DROP_SENSOR_NAME, evaluate_drops, file_sha256
 from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
 
 from .conftest import HEADER, Pipeline, lead_rows
@@ -72,3 +74,15 @@ def test_sensor_default_status_follows_mode(pipeline: Pipeline) -> None:
         pipeline.definitions().resolve_sensor_def(DROP_SENSOR_NAME).default_status
         == dg.DefaultSensorStatus.RUNNING
     )
+
+
+def test_refused_drop_is_reported_once(pipeline: Pipeline, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(HEADER + lead_rows(2))
+    os.symlink(outside, pipeline.drops / "sneaky.csv")
+    defs = pipeline.definitions()
+    first = _tick(defs, pipeline.instance, None)
+    assert isinstance(first, dg.SkipReason) and "sneaky.csv" in (first.skip_message or "")
+    cursor = json.loads(evaluate_drops(pipeline.instance, str(pipeline.drops), None)[3])
+    second = _tick(defs, pipeline.instance, json.dumps(cursor))
+    assert isinstance(second, dg.SkipReason) and "sneaky.csv" not in (second.skip_message or "")
