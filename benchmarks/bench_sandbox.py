@@ -23,8 +23,9 @@ import httpx
 from cleanlist_pipeline.testing import SandboxHandle, start_sandbox_process
 
 
-def walk(client: httpx.Client, list_id: str, page_size: int,
-         max_pages: int | None = None) -> tuple[int, int, float, list[float]]:
+def walk(
+    client: httpx.Client, list_id: str, page_size: int, max_pages: int | None = None
+) -> tuple[int, int, float, list[float]]:
     """Read every page (or the first ``max_pages``); returns (leads, pages, seconds, per-page
     seconds)."""
     cursor: str | None = None
@@ -56,16 +57,20 @@ def timed_get(client: httpx.Client, path: str) -> tuple[float, dict]:
     return time.perf_counter() - t, r.json()
 
 
-def settle(handle: SandboxHandle, client: httpx.Client, list_id: str, leads: int,
-           page_size: int) -> list[tuple[str, str]]:
+def settle(
+    handle: SandboxHandle, client: httpx.Client, list_id: str, leads: int, page_size: int
+) -> list[tuple[str, str]]:
     """Dispatch a bulk enrichment of the whole list, then time the request that settles it."""
     handle.settings(credits=12 * leads, enrich_seconds=5.0)
-    quote = client.post("/credits/estimate", json={"tool": "enrich_list", "list_id": list_id,
-                                                   "scope": "full"})
+    quote = client.post(
+        "/credits/estimate", json={"tool": "enrich_list", "list_id": list_id, "scope": "full"}
+    )
     quote.raise_for_status()
     t = time.perf_counter()
-    r = client.post("/enrichment/bulk", json={"list_id": list_id, "scope": "full",
-                                              "quote_id": quote.json()["quote_id"]})
+    r = client.post(
+        "/enrichment/bulk",
+        json={"list_id": list_id, "scope": "full", "quote_id": quote.json()["quote_id"]},
+    )
     r.raise_for_status()
     dispatch = time.perf_counter() - t
     wf = r.json()["workflow_id"]
@@ -86,8 +91,10 @@ def settle(handle: SandboxHandle, client: httpx.Client, list_id: str, leads: int
         ("found (e-mails / phones)", f"{found['emails_found']:,} / {found['phones_found']:,}"),
         ("credits charged", f"{status['credits_charged']:,}"),
         ("enriched_count after settlement", f"{detail['enriched_count']:,}"),
-        (f"median page latency after settlement ({pages} pages)",
-         f"{statistics.median(lat) * 1000:.2f} ms"),
+        (
+            f"median page latency after settlement ({pages} pages)",
+            f"{statistics.median(lat) * 1000:.2f} ms",
+        ),
     ]
 
 
@@ -100,8 +107,11 @@ def main() -> None:
     with start_sandbox_process(rpm_key=0, rpm_org=0) as proc:
         handle = SandboxHandle(proc.origin, proc.key)
         t0 = time.perf_counter()
-        r = handle.admin.post("/seed-list", json={"name": "Bench", "leads": args.leads,
-                                                  "enriched_fraction": 0.3}, timeout=600)
+        r = handle.admin.post(
+            "/seed-list",
+            json={"name": "Bench", "leads": args.leads, "enriched_fraction": 0.3},
+            timeout=600,
+        )
         r.raise_for_status()
         seed_wall = time.perf_counter() - t0
         seed = r.json()

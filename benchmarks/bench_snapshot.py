@@ -9,7 +9,8 @@ A sandbox *process* serves lists seeded through ``POST /_sandbox/seed-list`` (10
   which pages through ``CleanlistClient.iter_lead_pages`` with a prefetch thread and streams
   into Parquet through the storage layer.
 
-Each child times its own work (imports excluded) and reports its peak RSS
+Each child times its own work (imports excluded; for the snapshot the whole ``dg.materialize``,
+and separately the step's own time from its ``seconds`` metadata) and reports its peak RSS
 (``getrusage(RUSAGE_SELF).ru_maxrss``). The ratio is snapshot leads/s ÷ httpx leads/s per
 alternating pair; the median of ``--runs`` pairs is reported. Targets: ratio ≥ 0.75; peak RSS
 ≤ 300 MB and flat from 100,000 to 1,000,000 leads.
@@ -70,8 +71,8 @@ def child_snapshot(origin: str, key: str, list_id: str, data_dir: str) -> dict[s
 
     warnings.filterwarnings("ignore")
     import dagster as dg
-    from cleanlist_pipeline.defs.resources import CleanlistResource
 
+    from cleanlist_pipeline.defs.resources import CleanlistResource
     from cleanlist_pipeline.defs.snapshots import (
         LISTS_PARTITIONS,
         SNAPSHOT_IO_MANAGER_KEY,
@@ -81,7 +82,12 @@ def child_snapshot(origin: str, key: str, list_id: str, data_dir: str) -> dict[s
 
     asset = build_snapshot_asset(data_dir, embedded=False)
     resources = {
-        "cleanlist": CleanlistResource(api_key=key, base_url=f"{origin}/api/v2"),
+        # The sandbox runs with its rate limits off and so does the client here: with the
+        # documented 30 requests/min the limiter, not the code, would set the pace (15,000
+        # leads/min), and the httpx loop it is compared with has no limiter either.
+        "cleanlist": CleanlistResource(
+            api_key=key, base_url=f"{origin}/api/v2", rate_limit_per_key=0
+        ),
         SNAPSHOT_IO_MANAGER_KEY: LeadsSnapshotIOManager(data_dir=data_dir),
     }
     with dg.instance_for_test() as instance:
@@ -99,6 +105,7 @@ def child_snapshot(origin: str, key: str, list_id: str, data_dir: str) -> dict[s
     return {
         "leads": meta["dagster/row_count"].value,
         "seconds": seconds,
+        "asset_seconds": meta["seconds"].value,  # inside the step, without run setup
         "bytes": meta["file_size_bytes"].value,
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -179,17 +186,22 @@ def main(argv: list[str] | None = None) -> int:
                 if snap["leads"] != n or base["leads"] != n:
                     raise RuntimeError(f"expected {n} leads, got {snap['leads']}/{base['leads']}")
                 ratio = base["seconds"] / snap["seconds"]
-                pairs.append({"httpx": base, "snapshot": snap, "ratio": ratio})
+                step_ratio = base["seconds"] / snap["asset_seconds"]
+                pairs.append(
+                    {"httpx": base, "snapshot": snap, "ratio": ratio, "step_ratio": step_ratio}
+                )
                 print(
                     f"  {n:>9,} leads run {run + 1}: httpx {n / base['seconds']:>9,.0f} leads/s, "
-                    f"snapshot {n / snap['seconds']:>9,.0f} leads/s, ratio {ratio:.3f}, "
-                    f"snapshot peak RSS {snap['peak_rss_mb']:.0f} MB",
+                    f"snapshot {n / snap['seconds']:>9,.0f} leads/s, ratio {ratio:.3f} "
+                    f"(in-step {step_ratio:.3f}), snapshot peak RSS {snap['peak_rss_mb']:.0f} MB, "
+                    f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
             results.append(
                 {
                     "leads": n,
                     "median_ratio": statistics.median(p["ratio"] for p in pairs),
+                    "median_step_ratio": statistics.median(p["step_ratio"] for p in pairs),
                     "median_httpx_leads_per_s": statistics.median(
                         n / p["httpx"]["seconds"] for p in pairs
                     ),
@@ -201,12 +213,15 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     print()
-    print(f"{'leads':>10} {'httpx/s':>10} {'snapshot/s':>11} {'ratio':>7} {'peak RSS':>9}")
+    print(
+        f"{'leads':>10} {'httpx/s':>10} {'snapshot/s':>11} {'ratio':>7} {'in-step':>8} "
+        f"{'peak RSS':>9}"
+    )
     for r in results:
         print(
             f"{r['leads']:>10,} {r['median_httpx_leads_per_s']:>10,.0f} "
             f"{r['median_snapshot_leads_per_s']:>11,.0f} {r['median_ratio']:>7.3f} "
-            f"{r['max_peak_rss_mb']:>7.0f} MB"
+            f"{r['median_step_ratio']:>8.3f} {r['max_peak_rss_mb']:>7.0f} MB"
         )
     ratio_ok = all(r["median_ratio"] >= RATIO_TARGET for r in results)
     rss_ok = all(r["max_peak_rss_mb"] <= RSS_TARGET_MB for r in results)

@@ -594,7 +594,8 @@ def main() -> None:
 @click.option(
     "--mapping",
     type=click.Path(exists=True, dir_okay=False),
-    help='JSON file {"email": "E-mail", ...}: API field → CSV header (default: by header name).',
+    help='JSON file {"email": "E-mail", ...}: API field → CSV header, for every drop '
+    "(default: each drop's <drop>.mapping.json, else inferred from the headers).",
 )
 @_data_dir_option
 @_timeout_option

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import secrets
 import shutil
 import signal
 import subprocess
@@ -31,8 +32,13 @@ import httpx
 import pytest
 
 FIXTURE_SETTINGS: dict[str, Any] = {
-    "rpm_key": 0, "rpm_org": 0, "enrich_seconds": 2.0, "credits": 100_000,
-    "cohort_ttl_seconds": 3600, "fail_next_workflow": False, "list_cap": None,
+    "rpm_key": 0,
+    "rpm_org": 0,
+    "enrich_seconds": 2.0,
+    "credits": 100_000,
+    "cohort_ttl_seconds": 3600,
+    "fail_next_workflow": False,
+    "list_cap": None,
 }
 
 
@@ -88,10 +94,16 @@ def _read_lines(stream: Any, n: int, timeout: float) -> list[str]:
 
 
 @contextmanager
-def start_sandbox_process(*, db: str | Path | None = None, rpm_key: int = 0, rpm_org: int = 0,
-                          enrich_seconds: float = 2.0, credits: int | None = None,
-                          keys: Sequence[str] | None = None, timeout: float = 30.0,
-                          ) -> Iterator[SandboxProcess]:
+def start_sandbox_process(
+    *,
+    db: str | Path | None = None,
+    rpm_key: int = 0,
+    rpm_org: int = 0,
+    enrich_seconds: float = 2.0,
+    credits: int | None = None,
+    keys: Sequence[str] | None = None,
+    timeout: float = 30.0,
+) -> Iterator[SandboxProcess]:
     """Run ``cleanlist-sandbox serve --port 0`` as a subprocess for the ``with`` block.
 
     ``keys`` are ``KEY:SCOPES[@USER]`` strings (``--key``); without them the generated all-scope
@@ -99,27 +111,43 @@ def start_sandbox_process(*, db: str | Path | None = None, rpm_key: int = 0, rpm
     """
     tmpdir = tempfile.mkdtemp(prefix="cleanlist-sandbox-")
     db_path = str(db) if db is not None else os.path.join(tmpdir, "sandbox.sqlite")
-    cmd = [sys.executable, "-m", "cleanlist_pipeline.sandbox.cli", "serve", "--port", "0",
-           "--db", db_path, "--rpm-key", str(rpm_key), "--rpm-org", str(rpm_org),
-           "--enrich-seconds", str(enrich_seconds)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cleanlist_pipeline.sandbox.cli",
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        db_path,
+        "--rpm-key",
+        str(rpm_key),
+        "--rpm-org",
+        str(rpm_org),
+        "--enrich-seconds",
+        str(enrich_seconds),
+    ]
     if credits is not None:
         cmd += ["--credits", str(credits)]
     for k in keys or ():
         cmd += ["--key", k]
     stderr_path = os.path.join(tmpdir, "stderr.log")
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     handle: SandboxProcess | None = None
     try:
         lines = _read_lines(proc.stdout, 1 if keys else 2, timeout)
         if len(lines) < (1 if keys else 2):
             raise RuntimeError(f"sandbox did not start: {Path(stderr_path).read_text()[-2000:]}")
         key = keys[0].partition(":")[0] if keys else lines[1]
-        handle = SandboxProcess(origin=lines[0], key=key, db_path=db_path, proc=proc,
-                                stderr_path=stderr_path,
-                                options={"rpm_key": rpm_key, "rpm_org": rpm_org,
-                                         "enrich_seconds": enrich_seconds})
+        handle = SandboxProcess(
+            origin=lines[0],
+            key=key,
+            db_path=db_path,
+            proc=proc,
+            stderr_path=stderr_path,
+            options={"rpm_key": rpm_key, "rpm_org": rpm_org, "enrich_seconds": enrich_seconds},
+        )
         yield handle
     finally:
         if handle is not None:
@@ -149,8 +177,9 @@ class SandboxHandle:
     def client(self, prefix: str = "v2", key: str | None = None) -> httpx.Client:
         """An httpx client for ``v1`` or ``v2`` with a Bearer key (caller closes it)."""
         base = self.v1 if prefix == "v1" else self.v2
-        return httpx.Client(base_url=base, timeout=60.0,
-                            headers={"Authorization": f"Bearer {key or self.key}"})
+        return httpx.Client(
+            base_url=base, timeout=60.0, headers={"Authorization": f"Bearer {key or self.key}"}
+        )
 
     def ledger(self) -> dict[str, Any]:
         """``GET /_sandbox/ledger``."""
@@ -165,11 +194,10 @@ class SandboxHandle:
         """Ids of the seeded world: org, users, folder, lists by name."""
         return self._ok(self.admin.get("/seed-info"))
 
-    def add_key(self, scopes: Sequence[str] = ("*",), user: str | None = None,
-                org: str | None = None) -> str:
+    def add_key(
+        self, scopes: Sequence[str] = ("*",), user: str | None = None, org: str | None = None
+    ) -> str:
         """Register a new random key with ``scopes``; returns the key."""
-        import secrets
-
         key = "clapi_test_" + secrets.token_urlsafe(24)
         body: dict[str, Any] = {"key": key, "scopes": list(scopes)}
         if user:

@@ -13,6 +13,7 @@ exception tree in ``errors.py``, and let ``retry.py``'s policy decide whether to
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import logging
 import time
@@ -73,12 +74,16 @@ _M = TypeVar("_M", bound=Model)
 _DEFAULT_RATE_LIMIT = RateLimitConfig()
 _DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
-try:
-    from importlib.metadata import version as _pkg_version
 
-    _USER_AGENT = f"cleanlist-pipeline/{_pkg_version('cleanlist-pipeline')}"
-except Exception:  # running from a source tree without metadata
-    _USER_AGENT = "cleanlist-pipeline"
+@functools.cache
+def default_user_agent() -> str:
+    """``cleanlist-pipeline/<version>`` (looked up once, on the first client, not at import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"cleanlist-pipeline/{version('cleanlist-pipeline')}"
+    except PackageNotFoundError:  # running from a source tree without metadata
+        return "cleanlist-pipeline"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -162,7 +167,7 @@ class CleanlistClient:
             headers={
                 "Authorization": f"Bearer {self.__key}",
                 "Accept": "application/json",
-                "User-Agent": user_agent or _USER_AGENT,
+                "User-Agent": user_agent or default_user_agent(),
             },
             timeout=timeout,
             transport=transport,
@@ -232,19 +237,28 @@ class CleanlistClient:
         policy = self.retry
         failures = 0
         slept = 0.0
+        # Whether an attempt so far may have run on the server (a 5xx, or a sent request whose
+        # answer was lost); a 404 from the repeat of a DELETE only means "gone" after one.
+        maybe_ran = False
 
         def decide(exc: Exception) -> bool | float:
-            nonlocal failures, slept
+            nonlocal failures, slept, maybe_ran
             failures += 1
             if isinstance(exc, APIError):
-                status, transport, server_hint = exc.status, False, exc.retry_after
+                status, transport, unsent, server_hint = exc.status, False, False, exc.retry_after
             elif isinstance(exc, TransportError) and not isinstance(exc, OutcomeUnknownError):
                 status, server_hint = None, None
-                transport = policy.is_transport_error(exc.__cause__ or exc)
+                cause = exc.__cause__ or exc
+                transport = policy.is_transport_error(cause)
+                unsent = policy.is_unsent_error(cause)
             else:
                 return False
             if not policy.should_retry(
-                operation, status, transport=transport, has_idempotency_key=has_idempotency_key
+                operation,
+                status,
+                transport=transport,
+                has_idempotency_key=has_idempotency_key,
+                unsent=unsent,
             ):
                 return False
             wait = policy.wait_before_retry(failures, server_hint)
@@ -265,6 +279,10 @@ class CleanlistClient:
                 )
                 return False
             slept += wait
+            if status is None:
+                maybe_ran = maybe_ran or not unsent
+            else:
+                maybe_ran = maybe_ran or status not in policy.refused_statuses
             self._log.info(
                 "%s %s: retrying in %.2fs (attempt %d of %d failed: %s)",
                 method,
@@ -278,7 +296,13 @@ class CleanlistClient:
 
         for attempt in stamina.retry_context(on=decide, attempts=policy.max_attempts, timeout=None):
             with attempt:
-                return self._send_once(operation, method, path, params, body, hint, failures + 1)
+                try:
+                    return self._send_once(
+                        operation, method, path, params, body, hint, failures + 1
+                    )
+                except APIError as err:
+                    err.after_uncertain_attempt = maybe_ran
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
@@ -311,7 +335,8 @@ class CleanlistClient:
                 elapsed_ms,
                 attempt,
             )
-            if self.retry.repeat_class(operation) is Repeat.NOT_BLINDLY:
+            repeat = self.retry.repeat_class(operation)
+            if repeat is Repeat.NOT_BLINDLY and not self.retry.is_unsent_error(exc):
                 raise OutcomeUnknownError(
                     f"{method} {_path_only(path)} got no answer ({cause}); the request may have "
                     "been executed. Look the workflow up (enrichment_status with the cohort "
@@ -377,8 +402,8 @@ class CleanlistClient:
                 field="",
             ) from exc
 
-    def _get_model(self, model: type[_M], operation: str, path: str, **kw: Any) -> _M:
-        return model.from_json(self._call(operation, "GET", path, **kw))
+    def _get_model(self, model: type[_M], operation: str, path: str) -> _M:
+        return model.from_json(self._call(operation, "GET", path))
 
     def _paginate(
         self, operation: str, path: str, params: dict[str, Any], model: type[_M]
@@ -466,13 +491,14 @@ class CleanlistClient:
     def delete_list(self, list_id: str) -> DeleteListResult:
         """Delete a list (memberships go, leads stay).
 
-        A 404 on a *retry* means the first attempt deleted it; that is reported as
-        ``already_deleted=True`` rather than an error.
+        A 404 on a retry after an attempt that may have run (a 5xx or a lost answer) means that
+        attempt deleted it; that is reported as ``already_deleted=True`` rather than an error.
+        After 429s only, the server never acted, so a 404 is a real "no such list".
         """
         try:
             data = self._call("delete_list", "DELETE", self._list_path(list_id))
         except NotFoundError as exc:
-            if exc.attempt > 1:
+            if exc.after_uncertain_attempt:
                 return DeleteListResult(list_id=list_id, deleted=True, already_deleted=True)
             raise
         return DeleteListResult.from_json(data)
@@ -639,8 +665,9 @@ class CleanlistClient:
     def enrich_list(self, list_id: str, scope: str, quote_id: str) -> EnrichListResult:
         """Enrich every lead of a list (``scope``: partial | phone-only | full).
 
-        Not retried after a transport error or 5xx (``OutcomeUnknownError``): look the workflow
-        up before dispatching again.
+        Repeated only after a 429 or a failure to connect: a lost answer raises
+        ``OutcomeUnknownError`` and a 5xx ``ServerError``; look the workflow up before
+        dispatching again (the quote is single-use).
         """
         body = {"list_id": list_id, "scope": scope, "quote_id": quote_id}
         return EnrichListResult.from_json(
@@ -665,7 +692,7 @@ class CleanlistClient:
         """Enrich a cohort (``task_id`` from a leads page) without listing every id."""
         body: dict[str, Any] = {"task_id": task_id, "data_points": list(data_points)}
         if entity_ids is not None:
-            body["entity_ids"] = list(entity_ids)
+            body["entity_ids"] = _as_id_list(entity_ids, "entity_ids")
         if lead_list_id is not None:
             body["lead_list_id"] = lead_list_id
         if quote_id is not None:

@@ -30,6 +30,8 @@ attribute ever holds the API key: text coming from the server is scrubbed of it 
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +72,9 @@ class APIError(CleanlistError):
 
     #: Which attempt of the call got this answer (1 = the first try); set by the client.
     attempt: int = 1
+    #: True when an earlier attempt of the same call may have run on the server (it met a 5xx
+    #: or lost its answer); a 429 alone does not count, the server refused it. Set by the client.
+    after_uncertain_attempt: bool = False
 
     def __init__(
         self,
@@ -272,21 +277,21 @@ def _scrub(value: Any, secret: str | None) -> Any:
 def _retry_after_seconds(envelope: Mapping[str, Any], header: str | None) -> float | None:
     """`retry_after_ms` from the body wins; then the `Retry-After` header (seconds)."""
     ms = envelope.get("retry_after_ms")
-    if isinstance(ms, int | float) and not isinstance(ms, bool) and ms >= 0:
+    if isinstance(ms, int | float) and not isinstance(ms, bool) and 0 <= ms < math.inf:
         return float(ms) / 1000.0
     if header:
         try:
             seconds = float(header.strip())
         except ValueError:
             return _http_date_delay(header)
-        return max(seconds, 0.0)
+        # float() also reads "nan" and "inf"; neither is a delay anyone can sleep.
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     return None
 
 
 def _http_date_delay(header: str) -> float | None:
-    # Retry-After may also be an HTTP date (RFC 9110 §10.2.3).
+    # Retry-After may also be an HTTP date (RFC 9110 §10.2.3); rare, so its parser loads late.
     import email.utils
-    import time
 
     try:
         parsed = email.utils.parsedate_to_datetime(header)

@@ -153,8 +153,9 @@ class _Slot:
     expired items ourselves once per window.
     """
 
-    def __init__(self, bucket: Any, window_ms: int) -> None:
+    def __init__(self, bucket: Any, limit: int, window_ms: int) -> None:
         self.bucket = bucket
+        self.limit = limit
         self.window_ms = window_ms
         self._next_leak = 0
 
@@ -209,20 +210,16 @@ class RateLimiter:
                     f"rate-limit db_path must end in .sqlite (got {self.db_path.name})"
                 )
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._slots: list[_Slot] = [
-            self._make_slot(f"k_{self.key_hash}", config.effective_per_key, window_ms)
-        ]
+        per_key = config.effective_per_key
+        if not config.org_id:
+            # Organization unknown: its bucket would count exactly this key's requests.
+            per_key = min(per_key, config.effective_per_org)
+        self._slots: list[_Slot] = [self._make_slot(f"k_{self.key_hash}", per_key, window_ms)]
         if config.org_id:
             org_hash = hashlib.sha256(config.org_id.encode("utf-8")).hexdigest()[:16]
             self._slots.append(
                 self._make_slot(f"o_{org_hash}", config.effective_per_org, window_ms)
             )
-        elif config.effective_per_org < config.effective_per_key:
-            # Organization unknown: its bucket would count exactly this key's requests.
-            self._slots[0].close()
-            self._slots = [
-                self._make_slot(f"k_{self.key_hash}", config.effective_per_org, window_ms)
-            ]
 
     def _make_slot(self, name: str, limit: int, window_ms: int) -> _Slot:
         from pyrate_limiter import Rate
@@ -255,7 +252,7 @@ class RateLimiter:
             from pyrate_limiter import InMemoryBucket
 
             bucket = InMemoryBucket(rates)
-        return _Slot(bucket, window_ms)
+        return _Slot(bucket, limit, window_ms)
 
     def try_acquire(self) -> bool:
         """Take a slot now if one is free; never waits.
@@ -282,11 +279,11 @@ class RateLimiter:
                     hint = slot.wait_hint()
                 now = time.monotonic()
                 if now >= deadline:
+                    scope = "key" if slot is self._slots[0] else "organization"
                     raise RateLimiterTimeoutError(
                         f"no Cleanlist request slot free within {budget:.0f}s "
-                        f"(limit {self.config.effective_per_key} per "
-                        f"{self.config.window_seconds:g}s per key); other processes are using "
-                        "the same key's budget"
+                        f"(limit {slot.limit} per {self.config.window_seconds:g}s per {scope}); "
+                        f"other processes are using the same {scope}'s budget"
                     )
                 # A little jitter so processes woken together do not collide on the lock.
                 time.sleep(min(hint + random.uniform(0, 0.02), max(deadline - now, 0.0)))

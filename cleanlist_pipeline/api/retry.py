@@ -7,7 +7,9 @@ Three questions, three fields:
 * *which failures are worth repeating* — ``RetryPolicy.retry_statuses`` (429 and 5xx) and
   ``RetryPolicy.transport_errors`` (connect errors, every timeout, read/write errors, and
   ``RemoteProtocolError``, which is how a connection closed without a response arrives);
-  other 4xx never are;
+  other 4xx never are. ``RetryPolicy.unsent_errors`` are the transport failures that prove the
+  request never left (no connection was made), so even a not-blindly-repeatable call is sent
+  again after them;
 * *how long to wait* — the server's ``retry_after_ms``, then ``Retry-After``, else capped
   exponential backoff with full jitter; ``max_total_wait`` bounds the sleeping of one call, after
   which the call fails with the last error.
@@ -26,7 +28,13 @@ from types import MappingProxyType
 
 import httpx
 
-__all__ = ["DEFAULT_TRANSPORT_ERRORS", "SAFE_TO_REPEAT", "Repeat", "RetryPolicy"]
+__all__ = [
+    "DEFAULT_TRANSPORT_ERRORS",
+    "DEFAULT_UNSENT_ERRORS",
+    "SAFE_TO_REPEAT",
+    "Repeat",
+    "RetryPolicy",
+]
 
 
 class Repeat(enum.Enum):
@@ -37,8 +45,8 @@ class Repeat(enum.Enum):
     #: Safe only because an ``idempotency_key`` is sent (the client always sends one).
     WITH_KEY = "with_key"
     #: Not blindly: a repeat may dispatch twice (or fail on the single-use quote). Only a 429 —
-    #: the server refused before doing anything — is repeated; after a transport error or a 5xx
-    #: the caller must look the workflow up first.
+    #: the server refused before doing anything — or a failure to connect is repeated; after
+    #: any other transport error or a 5xx the caller must look the workflow up first.
     NOT_BLINDLY = "not_blindly"
 
 
@@ -72,6 +80,14 @@ DEFAULT_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     httpx.RemoteProtocolError,  # server closed the connection without sending a response
 )
 
+#: Failures before any byte of the request was sent: no connection (or no pooled one) was had.
+#: A write or read error on a kept-alive connection is *not* here: the request may have landed.
+DEFAULT_UNSENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -89,6 +105,8 @@ class RetryPolicy:
     #: Statuses repeated even for ``Repeat.NOT_BLINDLY`` operations (the server did nothing).
     refused_statuses: frozenset[int] = frozenset({429})
     transport_errors: tuple[type[Exception], ...] = DEFAULT_TRANSPORT_ERRORS
+    #: Transport errors repeated even for ``Repeat.NOT_BLINDLY`` operations (nothing was sent).
+    unsent_errors: tuple[type[Exception], ...] = DEFAULT_UNSENT_ERRORS
     operations: Mapping[str, Repeat] = field(default_factory=lambda: SAFE_TO_REPEAT)
 
     def __post_init__(self) -> None:
@@ -113,17 +131,19 @@ class RetryPolicy:
         *,
         transport: bool,
         has_idempotency_key: bool,
+        unsent: bool = False,
     ) -> bool:
         """Whether a failed attempt is worth repeating (ignoring attempt and time budgets).
 
         ``status`` is the HTTP status, or None when no answer came (``transport`` says whether
-        that failure is one of ``transport_errors``).
+        that failure is one of ``transport_errors``, ``unsent`` whether it proves the request
+        never left).
         """
         repeat = self.repeat_class(operation)
         if repeat is Repeat.WITH_KEY and not has_idempotency_key:
             repeat = Repeat.NOT_BLINDLY
         if status is None:
-            return transport and repeat is not Repeat.NOT_BLINDLY
+            return transport and (unsent or repeat is not Repeat.NOT_BLINDLY)
         if repeat is Repeat.NOT_BLINDLY:
             return status in self.refused_statuses
         return status in self.retry_statuses
@@ -131,6 +151,10 @@ class RetryPolicy:
     def is_transport_error(self, exc: BaseException) -> bool:
         """Whether an httpx exception is a transport failure worth retrying."""
         return isinstance(exc, self.transport_errors)
+
+    def is_unsent_error(self, exc: BaseException) -> bool:
+        """Whether an httpx exception proves the request was never sent (safe for any call)."""
+        return isinstance(exc, self.unsent_errors)
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Full-jitter exponential backoff before retry number ``attempt`` (1-based).

@@ -14,7 +14,8 @@ asks Dagster to cancel the backfill. Runs of that backfill already queued or sta
 record before calling the API and end at once with the recorded reason. Cancelling alone is not
 enough: runs launched before the cancel was noticed would each meet the error again.
 
-Budget. ``max_credits`` in the run config of a backfill's runs is a budget for the whole backfill:
+Budget. ``max_credits`` in the run config of a backfill's runs (or the tag
+``cleanlist/max_credits``, which the UI's backfill dialog can set) is a budget for the whole backfill:
 each run adds its estimate to a running total in the same key-value store and stops the backfill
 when the total would pass the budget. (Two runs estimating at the same instant may both fit; the
 window is one estimate wide.)

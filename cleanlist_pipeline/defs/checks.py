@@ -60,12 +60,13 @@ def evaluate_accounting(instance: dg.DagsterInstance, partition_key: str) -> dic
         return None
     acc = _meta_value(record, "accounting", {}) or {}
     list_id = _meta_value(record, "list_id", "")
+    source = _meta_value(record, "source_sha256", "")
     planned = {c["sha256"]: c for c in acc.get("planned_chunks", [])}
     by_chunk: dict[int, dict[str, LedgerEntry]] = {}
     for entry in iter_ledger(instance, partition_key):
         if not entry.imported or entry.list_id != list_id:
             continue
-        index = _chunk_index_for(entry, planned)
+        index = _chunk_index_for(entry, planned, source)
         if index is not None:
             # Latest answer per piece (a replay repeats the first answer's counts).
             by_chunk.setdefault(index, {})[entry.chunk_sha256] = entry
@@ -103,13 +104,17 @@ def evaluate_accounting(instance: dg.DagsterInstance, partition_key: str) -> dic
     }
 
 
-def _chunk_index_for(entry: LedgerEntry, planned: dict[str, dict[str, Any]]) -> int | None:
+def _chunk_index_for(
+    entry: LedgerEntry, planned: dict[str, dict[str, Any]], source_sha256: str
+) -> int | None:
     if entry.chunk_sha256 in planned:
         return int(planned[entry.chunk_sha256]["index"])
-    # A piece of a chunk split after a 413: its index is the planned chunk's.
+    # A piece of a chunk split after a 413: its index is the planned chunk's (of this content).
     indices = {int(c["index"]) for c in planned.values()}
     is_piece = entry.piece != str(entry.chunk_index)
-    return entry.chunk_index if is_piece and entry.chunk_index in indices else None
+    if is_piece and entry.source_sha256 == source_sha256 and entry.chunk_index in indices:
+        return entry.chunk_index
+    return None
 
 
 def _covering_pieces(

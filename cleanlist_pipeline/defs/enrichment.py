@@ -457,7 +457,9 @@ def run_tick(
             continue
         tracked.errors = 0
         if status.status in TERMINAL_STATUSES:
-            outcome.asset_events.extend(_terminal_events(tracked, status))
+            # Another evaluator (a CLI run beside the daemon) may have recorded it already.
+            if not already_finished(Dispatch(tracked.workflow_id, tracked.list_id, "")):
+                outcome.asset_events.extend(_terminal_events(tracked, status))
             del state.pending[tracked.workflow_id]
             state.finished.setdefault(tracked.list_id, []).append(tracked.workflow_id)
             continue

@@ -191,14 +191,13 @@ def iter_dispatched_workflows(
     """Every chunk observation with a workflow id, oldest first.
 
     Yields ``(partition_key, list_id, workflow_id, chunk_index, timestamp)``. A replayed answer
-    repeats the workflow id of the first import; each workflow id is yielded once (first seen).
+    (``idempotency_replayed``) repeats the workflow id of the first import, so the same id can
+    come more than once: callers key their state by workflow id.
     """
-    seen: set[str] = set()
     for entry in iter_ledger(
         instance, partition_key, after_storage_id=after_storage_id, after_timestamp=after_timestamp
     ):
-        if entry.imported and entry.workflow_id and entry.workflow_id not in seen:
-            seen.add(entry.workflow_id)
+        if entry.imported and entry.workflow_id:
             yield DispatchedWorkflow(
                 entry.partition_key,
                 entry.list_id,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import httpx
 from pydantic import Field, PrivateAttr
 
 from cleanlist_pipeline.api.client import DEFAULT_BASE_URL, V1_PREFIX, CleanlistClient
@@ -139,21 +140,21 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def describe_target(self) -> str:
         """Where calls go, for logs and metadata (never the key), e.g.
         ``"api at https://api.cleanlist.ai/api/v1/public"``."""
-        if self.mode == MODE_EMBEDDED:
-            return f"{MODE_EMBEDDED} at {self._embedded_target()[0]} (local; no real credits)"
-        return f"{MODE_API} at {self._api_base_url()}"
+        return _describe(self.mode, self._base_url(self.mode))
 
     def target_metadata(self) -> dict[str, str]:
         """``{"cleanlist_mode", "cleanlist_base_url"}`` for materialization metadata."""
-        base = self._embedded_target()[0] if self.mode == MODE_EMBEDDED else self._api_base_url()
-        return {"cleanlist_mode": self.mode, "cleanlist_base_url": base}
+        mode = self.mode
+        return {"cleanlist_mode": mode, "cleanlist_base_url": self._base_url(mode)}
 
     # --- clients -----------------------------------------------------------------------------
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Open the run's shared client (one connection pool for every step in the process)."""
         self._run_client = self._new_client(close_on_exit=False)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close the run's client."""
         if self._run_client is not None:
             self._run_client.close()
             self._run_client = None
@@ -177,7 +178,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         client = CleanlistClient(
             key,
             base_url,
-            timeout=_timeout(self.timeout_seconds, self.connect_timeout_seconds),
+            timeout=httpx.Timeout(self.timeout_seconds, connect=self.connect_timeout_seconds),
             retry=RetryPolicy(
                 max_attempts=self.max_attempts,
                 max_total_wait=self.max_total_retry_wait_seconds,
@@ -187,7 +188,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             logger=log,
             close_on_exit=close_on_exit,
         )
-        log.debug("client ready: %s", self.describe_target())
+        log.debug("client ready: %s", _describe(mode, base_url))
         return client
 
     def _rate_limit_config(self, mode: str) -> RateLimitConfig | None:
@@ -215,6 +216,9 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def _api_base_url(self) -> str:
         return _resolve(self.base_url) or DEFAULT_BASE_URL
 
+    def _base_url(self, mode: str) -> str:
+        return self._embedded_target()[0] if mode == MODE_EMBEDDED else self._api_base_url()
+
     def _embedded_target(self) -> tuple[str, str]:
         from cleanlist_pipeline.sandbox.embedded import EMBEDDED_API_KEY, ensure_embedded_sandbox
 
@@ -230,10 +234,10 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return server.origin + V1_PREFIX, EMBEDDED_API_KEY
 
 
-def _timeout(read: float, connect: float) -> Any:
-    import httpx
-
-    return httpx.Timeout(read, connect=connect)
+def _describe(mode: str, base_url: str) -> str:
+    if mode == MODE_EMBEDDED:
+        return f"{MODE_EMBEDDED} at {base_url} (local; no real credits)"
+    return f"{MODE_API} at {base_url}"
 
 
 def cleanlist_resource_from_env(

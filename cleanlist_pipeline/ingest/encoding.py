@@ -253,5 +253,5 @@ def detect(path: str | Path, configured: str | None = None,
     reason = (f"not UTF-8 (first invalid byte at offset {utf8_at}, line "
               f"{line_of_offset(path, utf8_at)}); decoded as {candidate} ({origin}) and "
               "transcoded to UTF-8")
-    return SourceFacts(EncodingDecision(candidate, False, True, reason), sha.hexdigest(), size,
+    return SourceFacts(EncodingDecision(candidate, had_bom, True, reason), sha.hexdigest(), size,
                        tuple(p for p in points if p < size))

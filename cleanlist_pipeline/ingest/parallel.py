@@ -7,8 +7,10 @@ the bytes for hashing (cheaper than shipping them through a pipe), and runs dedu
 order, so results are identical to a serial scan. Workers are *spawned* (never forked: the caller
 may run threads, e.g. a Dagster process), and all hashes are stable across processes (XXH3).
 
-Anything unusual in a segment (quirky quoting, an unclosed quote) makes the parent redo the whole
-file serially, where errors carry the right record numbers.
+Quirky quoting is handled inside a segment (buffer by buffer, like the serial scan). A boundary
+that quirky quoting made wrong shows up as an unclosed quote at a segment's end; that, and any
+other error, makes the parent redo the whole file serially, where errors carry file-wide record
+numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from cleanlist_pipeline.ingest.errors import IngestError
-from cleanlist_pipeline.ingest.reader import Batch, NeedsExactScan, ScanContext, scan_batches
+from cleanlist_pipeline.ingest.reader import Batch, ScanContext, scan_batches
 
 SEGMENT_BYTES = 32 * 1024 * 1024
 #: Files smaller than this are scanned in-process: spawning workers costs more than it saves.
@@ -68,7 +70,7 @@ def parallel_batches(ctx: ScanContext, start: int, first_line: int, points: list
             while pending:
                 try:
                     batches = pending.popleft().result()
-                except (NeedsExactScan, IngestError) as exc:
+                except IngestError as exc:
                     raise RetrySerially(str(exc)) from exc
                 nxt = next(todo, None)
                 if nxt is not None:

@@ -43,10 +43,8 @@ from cleanlist_pipeline.ingest.parallel import RetrySerially, default_workers, p
 from cleanlist_pipeline.ingest.preflight import Deduper, RejectedRecord
 from cleanlist_pipeline.ingest.reader import (
     Batch,
-    NeedsExactScan,
     ScanContext,
     scan_batches,
-    scan_exact,
 )
 from cleanlist_pipeline.ingest.records import (
     ERROR,
@@ -87,7 +85,7 @@ class ImportPlan:
     newline: str
     max_bytes: int
     max_rows: int
-    scan_mode: str  # "fast" | "exact"
+    scan_mode: str  # "fast" | "mixed" | "exact": buffers read by the csv-exact scanner
     data_records: int
     blank_records: int
     chunks: list[ChunkSpec]
@@ -234,10 +232,16 @@ class _Acc:
     hashes: list[np.ndarray] = field(default_factory=list)
     data_records: int = 0
     blank_records: int = 0
+    fast_batches: int = 0
+    exact_batches: int = 0
 
 
 def _consume(batches: Iterator[Batch], acc: _Acc, seen: np.ndarray | None) -> None:
     for b in batches:
+        if b.exact:
+            acc.exact_batches += 1
+        else:
+            acc.fast_batches += 1
         data = b.kind != KIND_BLANK
         acc.data_records += int(np.count_nonzero(data))
         acc.blank_records += len(b) - int(np.count_nonzero(data))
@@ -293,23 +297,18 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
     seen = None
     if seen_record_hashes is not None:
         seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
-    mode = "fast"
     acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
-    try:
-        if parallel and facts.split_points:
-            try:
-                _consume(parallel_batches(ctx, header.end, header.lines + 1,
-                                          list(facts.split_points), facts.size, workers),
-                         acc, seen)
-            except RetrySerially:
-                acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
-                _consume(scan_batches(ctx, header.end, header.lines + 1, facts.size), acc, seen)
-        else:
-            _consume(scan_batches(ctx, header.end, header.lines + 1, facts.size), acc, seen)
-    except NeedsExactScan:
-        mode = "exact"
-        acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
-        _consume(scan_exact(ctx, header.end, header.lines + 1), acc, seen)
+    scan = (header.end, header.lines + 1, facts.size)
+    if parallel and facts.split_points:
+        try:
+            _consume(parallel_batches(ctx, *scan[:2], list(facts.split_points), facts.size,
+                                      workers), acc, seen)
+        except RetrySerially:
+            acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
+            _consume(scan_batches(ctx, *scan), acc, seen)
+    else:
+        _consume(scan_batches(ctx, *scan), acc, seen)
+    mode = ("exact" if not acc.fast_batches else "mixed") if acc.exact_batches else "fast"
     if acc.data_records == 0:
         raise EmptyFileError(path, "the file holds a header row and no data rows"
                              + (f" (only {acc.blank_records} blank lines)"

@@ -6,8 +6,9 @@ server's normalisation and order (e-mail checked first; first occurrence kept; a
 do not count). Rows the server would skip as ``missing_required`` are only *predicted*: the
 server's ``skip_reasons`` stay the authority.
 
-Memory: one 8-byte hash (XXH3-64 of the normalised key) per distinct key (e-mail and LinkedIn, so about 16 bytes a record), held in
-a few sorted numpy runs that merge like a binary counter, never a Python set of the whole file.
+Memory: one 8-byte hash (XXH3-64 of the normalised key) per distinct key (e-mail and LinkedIn, so
+about 16 bytes a record) in a few sorted numpy runs, plus two fixed 8 MB byte maps that let most
+look-ups skip the runs; never a Python set of the whole file.
 """
 
 from __future__ import annotations
@@ -41,32 +42,50 @@ class RejectedRecord:
 
 
 class KeySet:
-    """A growing set of int64 key hashes as sorted runs (log-structured), 8 bytes per key.
+    """A growing set of uint64 key hashes: sorted runs (log-structured) behind a byte map.
 
     Callers add only keys that are not members yet (kept rows have new keys by construction),
-    so runs never need de-duplicating; merging two sorted runs is a linear timsort pass.
+    so runs never need de-duplicating; merging two sorted runs is a linear timsort pass. The
+    byte map (2**23 slots indexed by the hash's top bits, 8 MB) answers "certainly new" for most
+    keys, so only a few percent reach the binary searches.
     """
+
+    _BITS = 23
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
         self._size = 0
+        self._map: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._size
 
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        return (keys >> np.uint64(64 - self._BITS)).astype(np.intp)
+
     def contains_sorted(self, sorted_keys: np.ndarray) -> np.ndarray:
-        """Membership of ascending ``sorted_keys`` (sorted needles let searchsorted reuse its
-        last position)."""
+        """Membership of ascending ``sorted_keys``."""
         hit = np.zeros(len(sorted_keys), dtype=bool)
+        if self._map is None or len(sorted_keys) == 0:
+            return hit
+        maybe = np.flatnonzero(self._map[self._slots(sorted_keys)])
+        if len(maybe) == 0:
+            return hit
+        sub = sorted_keys[maybe]  # still ascending: searchsorted reuses its last position
+        found = np.zeros(len(sub), dtype=bool)
         for run in self._runs:
-            idx = np.searchsorted(run, sorted_keys)
+            idx = np.searchsorted(run, sub)
             idx[idx == len(run)] = len(run) - 1
-            hit |= run[idx] == sorted_keys
+            found |= run[idx] == sub
+        hit[maybe] = found
         return hit
 
     def add(self, keys: np.ndarray) -> None:
         if len(keys) == 0:
             return
+        if self._map is None:
+            self._map = np.zeros(1 << self._BITS, dtype=np.uint8)
+        self._map[self._slots(keys)] = 1
         self._runs.append(np.sort(keys))
         self._size += len(keys)
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):

@@ -4,9 +4,9 @@ The fast path works on large buffers with numpy instead of calling ``csv`` per r
 
 * record ends are newlines preceded by an even number of quotes, delimiters are commas likewise;
 * this equals ``csv.reader`` exactly when every quote opens a field, closes one, or is doubled
-  inside one. Each buffer is checked for that (two vectorised comparisons); a file that breaks
-  it, or holds a bare CR outside quotes, is re-read by the exact scanner (``csv`` semantics,
-  line by line), so quirks cost speed, never correctness;
+  inside one. Each buffer is checked for that (two vectorised comparisons); a buffer that breaks
+  it, or holds a bare CR outside quotes, is read by the exact scanner instead (``csv`` semantics,
+  line by line), so a quirky row costs its own buffer speed, never correctness;
 * only the columns the pre-flight needs (e-mail, LinkedIn, and name/company when both are empty)
   are cut out; records whose key fields are quoted, non-ASCII or space-padded are read field by
   field with ``csv`` (``records.classify``).
@@ -41,7 +41,9 @@ from cleanlist_pipeline.ingest.records import (
     hash64,
 )
 
-BLOCK_SIZE = 4 * 1024 * 1024
+# 1 MiB buffers keep every numpy temporary small enough for malloc to recycle: with 4 MiB ones the
+# process spent ~15% of its time in page faults, for no gain in throughput.
+BLOCK_SIZE = 1024 * 1024
 #: A record still open after this many bytes is treated as an unterminated quote.
 MAX_PENDING = 64 * 1024 * 1024
 
@@ -86,6 +88,7 @@ class Batch:
     reasons: dict[int, tuple[str, str]] = field(default_factory=dict)
     unterminated_last: bool = False  # the file's last record has no line terminator
     lines: int = 0  # physical lines the batch spans (newlines consumed)
+    exact: bool = False  # read by the exact (csv-semantics) scanner
 
     def __len__(self) -> int:
         return len(self.src_start)
@@ -304,11 +307,8 @@ class _Fast:
             bad |= raw & (e > s) & ((f2 < 32) | (l2 < 32) | (l2 >= 127))
             return s, e, raw, bad
 
-        def presence(b: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+        def presence(b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             """(surely non-empty, undecided) after trimming, from the first byte alone."""
-            if b is None:
-                z = np.zeros(n, bool)
-                return z, z
             s, e = b
             first = w[np.minimum(s, top)]
             sure = (e > s) & (first > 32) & (first < 127) & (first != _QUOTE)
@@ -340,14 +340,25 @@ class _Fast:
             ls, le, l_raw, l_bad = trimmed_key(lb)
             slow |= l_bad
             l_has = l_raw & (le > ls)
-        neither = ~e_has & ~l_has
-        fn, fn_u = presence(bounds(lay.full_name))
-        f1, f1_u = presence(bounds(lay.first_name))
-        l1, l1_u = presence(bounds(lay.last_name))
-        cn, cn_u = presence(bounds(lay.company_name))
-        cd, cd_u = presence(bounds(lay.company_domain))
-        slow |= live & neither & (fn_u | f1_u | l1_u | cn_u | cd_u)
-        has_req[:] = e_has | l_has | ((fn | (f1 & l1)) & (cn | cd))
+        has_req[:] = e_has | l_has
+        # Name and company matter only for rows without e-mail and LinkedIn URL (a few percent).
+        nk = np.flatnonzero(live & ~e_has & ~l_has)
+        if len(nk):
+            sub = (c_lo[nk], n_commas[nk], ws[nk], we[nk])
+
+            def col(k: int | None) -> tuple[np.ndarray, np.ndarray]:
+                if k is None:
+                    z = np.zeros(len(nk), bool)
+                    return z, z
+                return presence(_field_bounds(c, *sub, k))
+
+            fn, fn_u = col(lay.full_name)
+            f1, f1_u = col(lay.first_name)
+            l1, l1_u = col(lay.last_name)
+            cn, cn_u = col(lay.company_name)
+            cd, cd_u = col(lay.company_domain)
+            slow[nk] |= fn_u | f1_u | l1_u | cn_u | cd_u
+            has_req[nk] = (fn | (f1 & l1)) & (cn | cd)
 
         if eb is not None:
             sel = np.flatnonzero(live & ~slow & e_has)
@@ -385,8 +396,10 @@ class _Fast:
                 firsts = start_lines[:n_full]
                 contents = ([lines[int(firsts[0])]] if n_full == 1
                             else list(itemgetter(*firsts.tolist())(lines)))
-                for k in np.flatnonzero(end_lines - firsts > 0).tolist():
-                    contents[k] = b"\n".join(lines[int(firsts[k]):int(end_lines[k]) + 1])
+                multi = np.flatnonzero(end_lines - firsts > 0)
+                for k, whole in zip(multi.tolist(), _slices(wb, ws[multi], we[multi]),
+                                    strict=True):
+                    contents[k] = whole
             if tail:
                 contents.append(wb[int(ws[-1]):int(we[-1])])
         else:
@@ -427,112 +440,101 @@ class _Fast:
             raise NeedsExactScan("quote inside an unquoted field")
 
 
-def _exact_batches(ctx: ScanContext, start: int, first_record: int, first_line: int,
-                   batch_records: int = 20_000) -> Iterator[Batch]:
-    """``csv``-exact scanning, line by line: for files the fast path declines."""
+def _exact_batch(ctx: ScanContext, pending: list[tuple[int, int, int, bytes, bool]],
+                 first_record: int) -> Batch:
+    """Build a batch from records found by the exact scanner: (start, end, line, source, bad)."""
     enc = ctx.encoding.name
     lay = ctx.layout
-    pending: list[tuple[int, int, int, bytes, bytes, int]] = []  # start, end, line, u8, work, kind
-    record = first_record
-    line = first_line
+    n = len(pending)
+    u8_parts = [p[3].decode(enc).encode("utf-8") if ctx.encoding.transcoded else p[3]
+                for p in pending]
+    out = b"".join(u8_parts)
+    lens = np.fromiter(map(len, u8_parts), dtype=np.int64, count=n)
+    o_end = np.cumsum(lens)
+    o_start = o_end - lens
+    kind = np.zeros(n, dtype=np.int8)
+    email_h = np.zeros(n, dtype=np.uint64)
+    link_h = np.zeros(n, dtype=np.uint64)
+    has_req = np.zeros(n, dtype=bool)
+    reasons: dict[int, tuple[str, str]] = {}
+    contents = [u[:-2] if u.endswith(b"\r\n") else (u[:-1] if u.endswith(b"\n") else u)
+                for u in u8_parts]
+    unterminated = bool(n) and not out.endswith(b"\n")
+    for i, p in enumerate(pending):
+        size = int(lens[i]) + (len(ctx.newline) if unterminated and i == n - 1 else 0)
+        if p[4]:
+            kind[i] = KIND_REJECT
+            reasons[i] = ("malformed_row", "a line break (bare CR) inside an unquoted field")
+            continue
+        if size > lay.max_record_bytes:
+            kind[i] = KIND_REJECT
+            reasons[i] = ("row_too_large", f"{size} bytes; a chunk allows "
+                          f"{lay.max_record_bytes} bytes per row next to the header")
+            continue
+        r = classify(contents[i].decode("utf-8"), lay)
+        kind[i] = r.kind
+        has_req[i] = r.has_required and r.kind == KIND_DATA
+        if r.reason is not None:
+            reasons[i] = r.reason
+        if r.email is not None:
+            email_h[i] = hash64([r.email])[0]
+        if r.linkedin is not None:
+            link_h[i] = hash64([r.linkedin])[0]
+    return Batch(first_record=first_record,
+                 src_start=np.array([p[0] for p in pending], dtype=np.int64),
+                 src_end=np.array([p[1] for p in pending], dtype=np.int64),
+                 line=np.array([p[2] for p in pending], dtype=np.int64), out=out,
+                 out_start=o_start, out_end=o_end, kind=kind, email_h=email_h, link_h=link_h,
+                 has_required=has_req, content_h=hash64(contents), reasons=reasons,
+                 unterminated_last=unterminated, exact=True)
 
-    def flush() -> Batch:
-        n = len(pending)
-        u8_parts = [p[3] for p in pending]
-        out = b"".join(u8_parts)
-        lens = np.fromiter(map(len, u8_parts), dtype=np.int64, count=n)
-        o_end = np.cumsum(lens)
-        o_start = o_end - lens
-        kind = np.zeros(n, dtype=np.int8)
-        email_h = np.zeros(n, dtype=np.uint64)
-        link_h = np.zeros(n, dtype=np.uint64)
-        has_req = np.zeros(n, dtype=bool)
-        reasons: dict[int, tuple[str, str]] = {}
-        contents = [p[4] for p in pending]
-        unterminated = bool(n) and not out.endswith(b"\n")
-        for i, p in enumerate(pending):
-            size = int(lens[i]) + (len(ctx.newline) if unterminated and i == n - 1 else 0)
-            if p[5] == KIND_REJECT:
-                kind[i] = KIND_REJECT
-                reasons[i] = ("malformed_row", "a line break (bare CR) inside an unquoted field")
-                continue
-            if size > lay.max_record_bytes:
-                kind[i] = KIND_REJECT
-                reasons[i] = ("row_too_large", f"{size} bytes; a chunk allows "
-                              f"{lay.max_record_bytes} bytes per row next to the header")
-                continue
-            r = classify(contents[i].decode("utf-8"), lay)
-            kind[i] = r.kind
-            has_req[i] = r.has_required and r.kind == KIND_DATA
-            if r.reason is not None:
-                reasons[i] = r.reason
-            if r.email is not None:
-                email_h[i] = hash64([r.email])[0]
-            if r.linkedin is not None:
-                link_h[i] = hash64([r.linkedin])[0]
-        b = Batch(first_record=first_of_batch,
-                  src_start=np.array([p[0] for p in pending], dtype=np.int64),
-                  src_end=np.array([p[1] for p in pending], dtype=np.int64),
-                  line=np.array([p[2] for p in pending], dtype=np.int64), out=out,
-                  out_start=o_start, out_end=o_end, kind=kind, email_h=email_h, link_h=link_h,
-                  has_required=has_req, content_h=hash64(contents), reasons=reasons,
-                  unterminated_last=unterminated)
-        return b
 
-    first_of_batch = record
-    with open(ctx.path, "rb") as f:
-        f.seek(start)
-        pos = start
-        rec_start = pos
-        rec_line = line
-        parts: list[bytes] = []
-        state = START_FIELD
-        bad = False
-        for raw in f:
-            text = raw.decode(enc)
-            st = csv_state(text, IN_QUOTED if state == IN_QUOTED else START_FIELD)
-            if st == ERROR:
-                bad = True
-            parts.append(raw)
-            pos += len(raw)
-            line += 1
-            if st == IN_QUOTED:
-                state = IN_QUOTED
-                if pos - rec_start > MAX_PENDING:
-                    break
-                continue
-            state = START_FIELD
-            src = b"".join(parts)
-            u8 = src.decode(enc).encode("utf-8") if ctx.encoding.transcoded else src
-            work = u8[:-2] if u8.endswith(b"\r\n") else (u8[:-1] if u8.endswith(b"\n") else u8)
-            pending.append((rec_start, pos, rec_line, u8, work,
-                            KIND_REJECT if bad else KIND_DATA))
-            record += 1
-            parts = []
-            bad = False
-            rec_start = pos
-            rec_line = line
-            if len(pending) >= batch_records:
-                yield flush()
-                pending = []
-                first_of_batch = record
-        if parts:
-            raise MalformedCSVError(
-                ctx.path, f"a quoted field opened in record {record} (line {rec_line}) is never "
-                "closed", "close the quote (a field that contains quotes must double them: \"\")"
-                " and drop the file again", record=record, line=rec_line)
-    if pending:
-        yield flush()
+def exact_scan(ctx: ScanContext, src: bytes, base: int, first_record: int, first_line: int,
+               final: bool) -> tuple[Batch | None, int, int]:
+    """``csv``-exact reading of one buffer, line by line (same contract as ``_Fast.scan``).
+
+    Used for buffers the fast path declines (quotes inside unquoted fields, bare CRs), so one
+    quirky row slows down its own buffer, not the whole file.
+    """
+    enc = ctx.encoding.name
+    pending: list[tuple[int, int, int, bytes, bool]] = []
+    pos = rec_start = 0
+    line = rec_line = first_line
+    in_quotes = bad = False
+    n = len(src)
+    while pos < n:
+        nl = src.find(b"\n", pos)
+        if nl < 0 and not final:
+            break
+        end = n if nl < 0 else nl + 1
+        st = csv_state(src[pos:end].decode(enc), IN_QUOTED if in_quotes else START_FIELD)
+        bad = bad or st == ERROR
+        pos = end
+        line += 1
+        in_quotes = st == IN_QUOTED
+        if in_quotes:
+            continue
+        pending.append((base + rec_start, base + pos, rec_line, src[rec_start:pos], bad))
+        rec_start, rec_line, bad = pos, line, False
+    if final and in_quotes:
+        record = first_record + len(pending)
+        raise MalformedCSVError(
+            ctx.path, f"a quoted field opened in record {record} (line {rec_line}) is never "
+            "closed", "close the quote (a field that contains quotes must double them: \"\")"
+            " and drop the file again", record=record, line=rec_line)
+    if not pending:
+        return None, 0, 0
+    return _exact_batch(ctx, pending, first_record), rec_start, rec_line - first_line
 
 
 def scan_batches(ctx: ScanContext, start: int, first_line: int, end: int,
-                 block_size: int | None = None, first_record: int = 2) -> Iterator[Batch]:
+                 block_size: int | None = None, first_record: int = 2,
+                 exact: bool = False) -> Iterator[Batch]:
     """All records in ``[start, end)`` (``start`` just after the header, or any record
     boundary), in batches.
 
-    Uses the fast path, and restarts with the exact scanner if a buffer needs ``csv`` semantics
-    (no batch has been handed out by then only if it happens in the first buffer, so the caller
-    must be ready for a restart: see :func:`plan.plan_file`).
+    Each buffer goes through the fast path; a buffer it declines is read by :func:`exact_scan`
+    (``exact=True``: every buffer), so the result always has ``csv`` semantics.
     """
     fast = _Fast(ctx)
     block_size = block_size or BLOCK_SIZE
@@ -549,15 +551,23 @@ def scan_batches(ctx: ScanContext, start: int, first_line: int, end: int,
             buf = carry + data if carry else data
             if not buf:
                 return
-            batch, consumed, nlines = fast.scan(buf, base, record, line, final)
+            if exact:
+                batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
+            else:
+                try:
+                    batch, consumed, nlines = fast.scan(buf, base, record, line, final)
+                except NeedsExactScan:
+                    batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
             if batch is None:
                 if final:
                     return
                 if len(buf) > MAX_PENDING:
                     raise MalformedCSVError(
-                        ctx.path, f"record {record} (line {line}) is still open after "
-                        f"{len(buf)} bytes: most likely a quote that is never closed",
-                        "close the quote and drop the file again", record=record, line=line)
+                        ctx.path, f"record {record} (line {line}) has no end after "
+                        f"{len(buf)} bytes: most likely a quote that is never closed (or the "
+                        "file is not line-based CSV)", "close the quote (fields containing "
+                        "quotes must double them) and drop the file again",
+                        record=record, line=line)
                 carry = buf
                 want = max(block_size, len(buf))
                 continue
@@ -570,8 +580,3 @@ def scan_batches(ctx: ScanContext, start: int, first_line: int, end: int,
             carry = buf[consumed:]
             if final and not carry:
                 return
-
-
-def scan_exact(ctx: ScanContext, start: int, first_line: int) -> Iterator[Batch]:
-    """Exact (``csv``-semantics) scan from ``start``; slower, used as the fallback."""
-    return _exact_batches(ctx, start, 2, first_line)

@@ -33,26 +33,36 @@ from cleanlist_pipeline.sandbox.errors import ApiError
 from cleanlist_pipeline.sandbox.seed import create_list_row, seed_state, seed_synthetic
 from cleanlist_pipeline.sandbox.workflows import settle_due
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+#: The only hosts the sandbox listens on and the admin API answers: it holds all-scope keys and
+#: its admin calls need no key.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-def register_key(c: sqlite3.Connection, key: str, scopes: list[str], user: str | None = None,
-                 org: str | None = None) -> str:
+def register_key(
+    c: sqlite3.Connection,
+    key: str,
+    scopes: list[str],
+    user: str | None = None,
+    org: str | None = None,
+) -> str:
     """Store a key (as its hash) for ``user`` (created on first use); returns its key_id."""
     user = user or DEFAULT_USER
     row = c.execute("SELECT org_id FROM users WHERE id=?", (user,)).fetchone()
     org_id = org or (row[0] if row else DEFAULT_ORG)
     if c.execute("SELECT 1 FROM orgs WHERE id=?", (org_id,)).fetchone() is None:
         credits = int(settings_from(c)["credits"])
-        c.execute("INSERT INTO orgs (id, name, credits) VALUES (?, ?, ?)",
-                  (org_id, org_id, credits))
+        c.execute(
+            "INSERT INTO orgs (id, name, credits) VALUES (?, ?, ?)", (org_id, org_id, credits)
+        )
     if row is None:
         c.execute("INSERT INTO users (id, org_id) VALUES (?, ?)", (user, org_id))
     kh = hash_key(key)
     key_id = "key_" + kh[:12]
-    c.execute("INSERT OR REPLACE INTO api_keys (key_hash, key_id, scopes, user_id, org_id,"
-              " created_at) VALUES (?,?,?,?,?,?)",
-              (kh, key_id, json.dumps(list(scopes)), user, org_id, time.time()))
+    c.execute(
+        "INSERT OR REPLACE INTO api_keys (key_hash, key_id, scopes, user_id, org_id,"
+        " created_at) VALUES (?,?,?,?,?,?)",
+        (kh, key_id, json.dumps(list(scopes)), user, org_id, time.time()),
+    )
     return key_id
 
 
@@ -62,8 +72,9 @@ def reset_state(c: sqlite3.Connection) -> dict[str, Any]:
         c.execute(f"DELETE FROM {table}")
     set_meta(c, "clock_offset", "0")
     credits = int(settings_from(c)["credits"])
-    c.execute("UPDATE orgs SET credits=?, charged_total=0, reserved_open=0, refunded_total=0",
-              (credits,))
+    c.execute(
+        "UPDATE orgs SET credits=?, charged_total=0, reserved_open=0, refunded_total=0", (credits,)
+    )
     return seed_state(c, now_from(c))
 
 
@@ -81,47 +92,74 @@ def ledger(c: sqlite3.Connection) -> dict[str, Any]:
     counters: dict[str, dict[str, int]] = {}
     for kind, name, n in c.execute("SELECT kind, name, n FROM counters"):
         counters.setdefault(kind, {})[name] = n
-    org = c.execute("SELECT COALESCE(SUM(credits),0), COALESCE(SUM(charged_total),0),"
-                    " COALESCE(SUM(reserved_open),0), COALESCE(SUM(refunded_total),0)"
-                    " FROM orgs").fetchone()
-    charged, more = c.execute("SELECT COUNT(*), COALESCE(SUM(n > 1), 0) FROM lead_charges"
-                              ).fetchone()
+    org = c.execute(
+        "SELECT COALESCE(SUM(credits),0), COALESCE(SUM(charged_total),0),"
+        " COALESCE(SUM(reserved_open),0), COALESCE(SUM(refunded_total),0)"
+        " FROM orgs"
+    ).fetchone()
+    charged, more = c.execute(
+        "SELECT COUNT(*), COALESCE(SUM(n > 1), 0) FROM lead_charges"
+    ).fetchone()
     imports: dict[str, tuple[int, int, int]] = {
-        r[0]: (r[1], r[2], r[3]) for r in c.execute(
+        r[0]: (r[1], r[2], r[3])
+        for r in c.execute(
             "SELECT list_id, COALESCE(SUM(CASE WHEN replayed=0 THEN rows_imported END), 0),"
-            " SUM(replayed=0), SUM(replayed=1) FROM imports GROUP BY list_id")}
-    wf_charged = dict(c.execute("SELECT list_id, SUM(COALESCE(credits_charged, 0)) FROM"
-                                " workflows GROUP BY list_id").fetchall())
+            " SUM(replayed=0), SUM(replayed=1) FROM imports GROUP BY list_id"
+        )
+    }
+    wf_charged = dict(
+        c.execute(
+            "SELECT list_id, SUM(COALESCE(credits_charged, 0)) FROM workflows GROUP BY list_id"
+        ).fetchall()
+    )
     lists = {}
     for list_id, name, count in c.execute("SELECT id, name, lead_count FROM lists ORDER BY seq"):
         rows, executed, replayed = imports.get(list_id, (0, 0, 0))
-        lists[list_id] = {"name": name, "lead_count": count, "rows_imported": rows,
-                          "imports_executed": executed, "imports_replayed": replayed,
-                          "credits_charged": int(wf_charged.get(list_id, 0) or 0)}
+        lists[list_id] = {
+            "name": name,
+            "lead_count": count,
+            "rows_imported": rows,
+            "imports_executed": executed,
+            "imports_replayed": replayed,
+            "credits_charged": int(wf_charged.get(list_id, 0) or 0),
+        }
     workflows = {}
     for wf_id, list_id, total, wf_c, settled, final, started, duration in c.execute(
-            "SELECT id, list_id, total, credits_charged, settled, final_status, started_at,"
-            " duration FROM workflows ORDER BY started_at"):
-        workflows[wf_id] = {"status": _workflow_status((settled, final, started, duration), now),
-                            "list_id": list_id, "total": total, "credits_charged": wf_c}
+        "SELECT id, list_id, total, credits_charged, settled, final_status, started_at,"
+        " duration FROM workflows ORDER BY started_at"
+    ):
+        workflows[wf_id] = {
+            "status": _workflow_status((settled, final, started, duration), now),
+            "list_id": list_id,
+            "total": total,
+            "credits_charged": wf_c,
+        }
     faults: dict[str, dict[str, int]] = {}
-    for kind, label in (("fault_latency", "latency"), ("fault_503", "503"),
-                        ("fault_429", "429"), ("fault_drop", "drop")):
+    for kind, label in (
+        ("fault_latency", "latency"),
+        ("fault_503", "503"),
+        ("fault_429", "429"),
+        ("fault_drop", "drop"),
+    ):
         for route, n in counters.get(kind, {}).items():
             faults.setdefault(route, {"latency": 0, "503": 0, "429": 0, "drop": 0})[label] = n
     rpm: dict[str, dict[str, int]] = {}
-    for bucket, window, n in c.execute("SELECT bucket, window, n FROM rate_windows WHERE"
-                                       " bucket LIKE 'key:%' ORDER BY window"):
+    for bucket, window, n in c.execute(
+        "SELECT bucket, window, n FROM rate_windows WHERE bucket LIKE 'key:%' ORDER BY window"
+    ):
         rpm.setdefault(bucket[4:16], {})[str(window * 60)] = n
     csv_c = counters.get("csv_imports", {})
     add_c = counters.get("adds", {})
     return {
         "now": now,
-        "csv_imports": {"executed": csv_c.get("executed", 0),
-                        "replayed": csv_c.get("replayed", 0)},
+        "csv_imports": {"executed": csv_c.get("executed", 0), "replayed": csv_c.get("replayed", 0)},
         "adds": {"executed": add_c.get("executed", 0), "replayed": add_c.get("replayed", 0)},
-        "credits": {"balance": int(org[0]), "charged_total": int(org[1]),
-                    "reserved_open": int(org[2]), "refunded_total": int(org[3])},
+        "credits": {
+            "balance": int(org[0]),
+            "charged_total": int(org[1]),
+            "reserved_open": int(org[2]),
+            "refunded_total": int(org[3]),
+        },
         "charges": {"leads_charged": int(charged), "leads_charged_more_than_once": int(more)},
         "lists": lists,
         "workflows": workflows,
@@ -156,8 +194,7 @@ def admin_routes(db: Database) -> list[Route]:
         async def endpoint(request: Request) -> Response:
             host = request.client.host if request.client else ""
             if host not in LOOPBACK:
-                return ApiError(403, "forbidden", "The admin API answers loopback only."
-                                ).response()
+                return ApiError(403, "forbidden", "The admin API answers loopback only.").response()
             try:
                 return json_response(await fn(request))
             except ApiError as exc:
@@ -173,17 +210,28 @@ def admin_routes(db: Database) -> list[Route]:
 
     async def get_imports(request: Request) -> Any:
         list_id = request.query_params.get("list_id")
-        sql = ("SELECT list_id, idempotency_key_hash, rows_parsed, rows_imported, rows_skipped,"
-               " workflow_id, replayed, at FROM imports")
+        sql = (
+            "SELECT list_id, idempotency_key_hash, rows_parsed, rows_imported, rows_skipped,"
+            " workflow_id, replayed, at FROM imports"
+        )
         params: tuple[Any, ...] = ()
         if list_id:
             sql += " WHERE list_id=?"
             params = (list_id,)
-        cols = ("list_id", "idempotency_key_hash", "rows_parsed", "rows_imported",
-                "rows_skipped", "workflow_id", "replayed", "at")
+        cols = (
+            "list_id",
+            "idempotency_key_hash",
+            "rows_parsed",
+            "rows_imported",
+            "rows_skipped",
+            "workflow_id",
+            "replayed",
+            "at",
+        )
         rows = db.conn().execute(sql + " ORDER BY n", params).fetchall()
-        return {"imports": [dict(zip(cols, r, strict=True)) | {"replayed": bool(r[6])}
-                            for r in rows]}
+        return {
+            "imports": [dict(zip(cols, r, strict=True)) | {"replayed": bool(r[6])} for r in rows]
+        }
 
     async def post_reset(request: Request) -> Any:
         with db.tx() as c:
@@ -196,8 +244,11 @@ def admin_routes(db: Database) -> list[Route]:
         if not isinstance(key, str) or not key or not isinstance(scopes, list):
             raise _bad("Send {'key': str, 'scopes': [str], 'user'?: str, 'org'?: str}.")
         with db.tx() as c:
-            return {"key_id": register_key(c, key, [str(s) for s in scopes], body.get("user"),
-                                           body.get("org"))}
+            return {
+                "key_id": register_key(
+                    c, key, [str(s) for s in scopes], body.get("user"), body.get("org")
+                )
+            }
 
     async def post_seed_list(request: Request) -> Any:
         body = await _json(request)
@@ -207,8 +258,9 @@ def admin_routes(db: Database) -> list[Route]:
             raise _bad("Send {'name': str, 'leads': int >= 0, 'enriched_fraction'?: float}.")
         t0 = time.perf_counter()
         with db.tx() as c:
-            seq, list_id = create_list_row(c, org_id=DEFAULT_ORG, owner_id=DEFAULT_USER,
-                                           name=name, now=now_from(c))
+            seq, list_id = create_list_row(
+                c, org_id=DEFAULT_ORG, owner_id=DEFAULT_USER, name=name, now=now_from(c)
+            )
             seed_synthetic(c, seq, DEFAULT_ORG, n, frac)
         # Copy the big WAL into the main file now, so later requests don't pay for it.
         db.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -231,8 +283,7 @@ def admin_routes(db: Database) -> list[Route]:
         if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
             raise _bad("rules must be a list of objects.")
         with db.tx() as c:
-            set_meta(c, "faults", json.dumps({"seed": body.get("seed", 1), "rules": rules,
-                                              "n": 0}))
+            set_meta(c, "faults", json.dumps({"seed": body.get("seed", 1), "rules": rules, "n": 0}))
         return {"rules": len(rules)}
 
     async def delete_faults(request: Request) -> Any:
@@ -256,8 +307,9 @@ def admin_routes(db: Database) -> list[Route]:
             merged.update(body)
             set_meta(c, "settings", json.dumps(merged))
             if "credits" in body:
-                c.execute("UPDATE orgs SET credits=? WHERE id=?", (int(body["credits"]),
-                                                                   DEFAULT_ORG))
+                c.execute(
+                    "UPDATE orgs SET credits=? WHERE id=?", (int(body["credits"]), DEFAULT_ORG)
+                )
             return merged
 
     async def get_settings(request: Request) -> Any:

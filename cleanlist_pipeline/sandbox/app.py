@@ -64,14 +64,16 @@ API_ROUTES = (
     ApiRoute("DELETE", "/lead-lists/{list_id}", "lists:write", handlers_lists.delete_list),
     ApiRoute("GET", "/lead-lists/{list_id}/leads", "lists:read", handlers_leads.list_leads),
     ApiRoute("POST", "/lead-lists/{list_id}/leads", "lists:write", handlers_leads.add_leads),
-    ApiRoute("DELETE", "/lead-lists/{list_id}/leads", "lists:write",
-             handlers_leads.remove_leads),
-    ApiRoute("POST", "/lead-lists/{list_id}/csv-import", "lists:write",
-             handlers_csv.csv_import),
+    ApiRoute("DELETE", "/lead-lists/{list_id}/leads", "lists:write", handlers_leads.remove_leads),
+    ApiRoute("POST", "/lead-lists/{list_id}/csv-import", "lists:write", handlers_csv.csv_import),
     ApiRoute("POST", "/enrichment/bulk", "enrich:write", handlers_enrichment.enrich_list),
     ApiRoute("POST", "/enrichment/by-task", "enrich:write", handlers_enrichment.enrich_by_task),
-    ApiRoute("GET", "/enrichment/status/{workflow_id}", "enrich:read",
-             handlers_enrichment.workflow_status),
+    ApiRoute(
+        "GET",
+        "/enrichment/status/{workflow_id}",
+        "enrich:read",
+        handlers_enrichment.workflow_status,
+    ),
     ApiRoute("GET", "/credits/balance", "credits:read", handlers_enrichment.credits_balance),
     ApiRoute("POST", "/credits/estimate", "credits:read", handlers_enrichment.estimate),
     ApiRoute("GET", "/whoami", None, handlers_account.whoami),
@@ -81,6 +83,8 @@ API_ROUTES = (
 
 @dataclass(frozen=True)
 class KeyInfo:
+    """What a key may do and for whom (scopes expanded from ``*``)."""
+
     key_id: str
     scopes: tuple[str, ...]
     user_id: str
@@ -95,8 +99,9 @@ def _lookup_key(c: sqlite3.Connection, db_path: str, kh: str) -> KeyInfo | None:
     hit = _KEY_CACHE.get((db_path, kh))
     if hit is not None:
         return hit
-    row = c.execute("SELECT key_id, scopes, user_id, org_id FROM api_keys WHERE key_hash=?",
-                    (kh,)).fetchone()
+    row = c.execute(
+        "SELECT key_id, scopes, user_id, org_id FROM api_keys WHERE key_hash=?", (kh,)
+    ).fetchone()
     if row is None:
         return None
     scopes = json.loads(row[1])
@@ -107,8 +112,12 @@ def _lookup_key(c: sqlite3.Connection, db_path: str, kh: str) -> KeyInfo | None:
 
 
 def _unauthorized() -> ApiError:
-    return ApiError(401, "unauthorized", "Missing, malformed, expired or revoked API key.",
-                    fix="Send 'Authorization: Bearer clapi_…' with an active key.")
+    return ApiError(
+        401,
+        "unauthorized",
+        "Missing, malformed, expired or revoked API key.",
+        fix="Send 'Authorization: Bearer clapi_…' with an active key.",
+    )
 
 
 def gate(db: Database, request: Request, route: str, prefix: str) -> tuple[Ctx, FaultDecision]:
@@ -128,24 +137,46 @@ def gate(db: Database, request: Request, route: str, prefix: str) -> tuple[Ctx, 
         if key is None:
             error = _unauthorized()
         else:
-            wait = check_and_count(c, now, kh, key.org_id, int(settings.get("rpm_key", 0)),
-                                   int(settings.get("rpm_org", 0)))
+            wait = check_and_count(
+                c,
+                now,
+                kh,
+                key.org_id,
+                int(settings.get("rpm_key", 0)),
+                int(settings.get("rpm_org", 0)),
+            )
             if wait is not None:
                 bump(c, "rate_limited", route)
-                error = ApiError(429, "rate_limited", "Rate limit exceeded.",
-                                 fix="Wait for Retry-After, then retry.", retryable=True,
-                                 retry_after_s=wait)
+                error = ApiError(
+                    429,
+                    "rate_limited",
+                    "Rate limit exceeded.",
+                    fix="Wait for Retry-After, then retry.",
+                    retryable=True,
+                    retry_after_s=wait,
+                )
             else:
-                decision = evaluate(c, json.loads(meta["faults"]), request.method,
-                                    request.url.path, route)
+                decision = evaluate(
+                    c, json.loads(meta["faults"]), request.method, request.url.path, route
+                )
             if random.random() < 0.01:
                 prune(c, now)
     if error is not None:
         raise error
     assert key is not None
-    ctx = Ctx(db=db, key_hash=kh, key_id=key.key_id, user_id=key.user_id, org_id=key.org_id,
-              scopes=key.scopes, now=now, prefix=prefix, settings=settings,
-              secret=meta["secret"], kid=meta["kid"])
+    ctx = Ctx(
+        db=db,
+        key_hash=kh,
+        key_id=key.key_id,
+        user_id=key.user_id,
+        org_id=key.org_id,
+        scopes=key.scopes,
+        now=now,
+        prefix=prefix,
+        settings=settings,
+        secret=meta["secret"],
+        kid=meta["kid"],
+    )
     return ctx, decision
 
 
@@ -168,8 +199,9 @@ def _endpoint(db: Database, spec: ApiRoute, prefix: str) -> Callable[[Request], 
         except Exception:
             # A sandbox bug: keep the documented envelope (the transaction was rolled back).
             log.exception("unhandled error in %s", route)
-            response = ApiError(500, "internal_error", "The sandbox failed unexpectedly.",
-                                retryable=True).response()
+            response = ApiError(
+                500, "internal_error", "The sandbox failed unexpectedly.", retryable=True
+            ).response()
         if decision is not None and decision.drop:
             return DropAfterCommit(response)
         return response
@@ -182,8 +214,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 500)
     if status == 405:
         return ApiError(405, "method_not_allowed", "Method not allowed on this path.").response()
-    return ApiError(404, "not_found", "No such endpoint.",
-                    details={"path": request.url.path}).response()
+    return ApiError(
+        404, "not_found", "No such endpoint.", details={"path": request.url.path}
+    ).response()
 
 
 def create_app(db: Database) -> Starlette:
@@ -193,8 +226,8 @@ def create_app(db: Database) -> Starlette:
         for spec in API_ROUTES:
             if spec.v1_only and prefix != "/api/v1/public":
                 continue
-            routes.append(Route(prefix + spec.template, _endpoint(db, spec, prefix),
-                                methods=[spec.method]))
+            routes.append(
+                Route(prefix + spec.template, _endpoint(db, spec, prefix), methods=[spec.method])
+            )
     routes.extend(admin_routes(db))
-    return Starlette(routes=routes,
-                     exception_handlers={HTTPException: _http_error})
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})

@@ -15,7 +15,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from cleanlist_pipeline.sandbox.server import KeySpec, bind_socket, make_server, prepare_database
+from cleanlist_pipeline.sandbox.admin import LOOPBACK
+from cleanlist_pipeline.sandbox.server import (
+    KeySpec,
+    bind_socket,
+    make_server,
+    origin_of,
+    prepare_database,
+)
 
 
 def parse_key(spec: str) -> KeySpec:
@@ -38,15 +45,22 @@ def parse_key(spec: str) -> KeySpec:
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``cleanlist-sandbox``."""
-    p = argparse.ArgumentParser(prog="cleanlist-sandbox",
-                                description="Local Cleanlist API sandbox (loopback only).")
+    p = argparse.ArgumentParser(
+        prog="cleanlist-sandbox", description="Local Cleanlist API sandbox (loopback only)."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the sandbox in the foreground")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     s.add_argument("--db", default=None, help="SQLite file (default: a new temp file)")
-    s.add_argument("--key", action="append", type=parse_key, default=None,
-                   metavar="KEY:SCOPES[@USER]", help="repeatable; scope '*' means all")
+    s.add_argument(
+        "--key",
+        action="append",
+        type=parse_key,
+        default=None,
+        metavar="KEY:SCOPES[@USER]",
+        help="repeatable; scope '*' means all",
+    )
     s.add_argument("--rpm-key", type=int, default=30, help="requests/min per key (0 = off)")
     s.add_argument("--rpm-org", type=int, default=60, help="requests/min per org (0 = off)")
     s.add_argument("--credits", type=int, default=100_000)
@@ -61,16 +75,22 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cleanlist-sandbox``."""
     args = build_parser().parse_args(argv)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.host not in LOOPBACK:
         print("cleanlist-sandbox binds loopback only", file=sys.stderr)
         return 2
     temp_dir = None if args.db else tempfile.mkdtemp(prefix="cleanlist-sandbox-")
     db_path = args.db or os.path.join(str(temp_dir), "sandbox.sqlite")
-    db, key = prepare_database(db_path, args.key, rpm_key=args.rpm_key, rpm_org=args.rpm_org,
-                               credits=args.credits, enrich_seconds=args.enrich_seconds)
+    db, key = prepare_database(
+        db_path,
+        args.key,
+        rpm_key=args.rpm_key,
+        rpm_org=args.rpm_org,
+        credits=args.credits,
+        enrich_seconds=args.enrich_seconds,
+    )
     sock = bind_socket(args.host, args.port)
     port = sock.getsockname()[1]
-    lines = [f"http://{args.host}:{port}"]
+    lines = [origin_of(args.host, port)]
     if not args.key:
         lines.append(key)
     sys.stdout.write("\n".join(lines) + "\n")

@@ -44,4 +44,5 @@ def _bad() -> Exception:
     return validation(
         "The cursor is malformed, expired or belongs to another listing.",
         fix="Pass the cursor exactly as the previous page returned it, or omit it to start over.",
-        details={"param": "cursor"})
+        details={"param": "cursor"},
+    )

@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,20 @@ CREATE TABLE IF NOT EXISTS rate_windows (
 
 # Tables wiped by POST /_sandbox/reset (keys, users, orgs and meta/settings stay).
 STATE_TABLES = (
-    "folders", "lists", "list_shares", "leads", "lead_results", "memberships", "cohorts",
+    "folders",
+    "lists",
+    "list_shares",
+    "leads",
+    "lead_results",
+    "memberships",
+    "cohorts",
     "idempotency",
-    "imports", "workflows", "quotes", "lead_charges", "counters", "rate_windows",
+    "imports",
+    "workflows",
+    "quotes",
+    "lead_charges",
+    "counters",
+    "rate_windows",
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -130,8 +141,9 @@ class Database:
         """The calling thread's connection (opened on first use)."""
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
-            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                timeout=30.0)
+            c = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
             # Another process may hold the write lock for a while (a 1M-lead seed).
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA journal_mode=WAL")
@@ -186,20 +198,28 @@ class Database:
                 set_meta(c, "kid", "k" + secrets.token_hex(2))
                 set_meta(c, "clock_offset", "0")
                 set_meta(c, "faults", json.dumps({"seed": 1, "rules": [], "n": 0}))
-                c.execute("INSERT INTO orgs (id, name, credits) VALUES (?, ?, ?)",
-                          (DEFAULT_ORG, "Sandbox Org", int(merged["credits"])))
+                c.execute(
+                    "INSERT INTO orgs (id, name, credits) VALUES (?, ?, ?)",
+                    (DEFAULT_ORG, "Sandbox Org", int(merged["credits"])),
+                )
                 c.executemany(
                     "INSERT INTO users (id, org_id, first_name, last_name, email) VALUES (?,?,?,?,?)",
-                    [(DEFAULT_USER, DEFAULT_ORG, "Sam", "Sandbox", "sam.sandbox@example.com"),
-                     (TEAMMATE_USER, DEFAULT_ORG, "Terry", "Teammate", "terry@example.com")])
+                    [
+                        (DEFAULT_USER, DEFAULT_ORG, "Sam", "Sandbox", "sam.sandbox@example.com"),
+                        (TEAMMATE_USER, DEFAULT_ORG, "Terry", "Teammate", "terry@example.com"),
+                    ],
+                )
                 seed_state(c, now_from(c))
         return fresh
 
 
 def set_meta(c: sqlite3.Connection, key: str, value: str) -> None:
     """Upsert one meta row."""
-    c.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-              "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        (key, value),
+    )
 
 
 def get_meta(c: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
@@ -233,8 +253,11 @@ def settings_from(c: sqlite3.Connection) -> dict[str, Any]:
 
 def bump(c: sqlite3.Connection, kind: str, name: str, by: int = 1) -> None:
     """Increment a ledger counter."""
-    c.execute("INSERT INTO counters (kind, name, n) VALUES (?, ?, ?) "
-              "ON CONFLICT(kind, name) DO UPDATE SET n = n + excluded.n", (kind, name, by))
+    c.execute(
+        "INSERT INTO counters (kind, name, n) VALUES (?, ?, ?) "
+        "ON CONFLICT(kind, name) DO UPDATE SET n = n + excluded.n",
+        (kind, name, by),
+    )
 
 
 def iso(ts: float) -> str:
@@ -243,5 +266,25 @@ def iso(ts: float) -> str:
 
 
 def hash_key(key: str) -> str:
-    """API keys are stored and compared as SHA-256 hex digests only."""
+    """API and idempotency keys are stored and compared as SHA-256 hex digests only (an
+    idempotency key may embed customer identifiers)."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+#: Values per ``IN (…)`` list: well under SQLite's bound-parameter limit (999 before 3.32).
+IN_BATCH = 500
+
+
+def select_in(
+    c: sqlite3.Connection, sql: str, values: Sequence[Any], *params: Any
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` for every value, ``IN_BATCH`` values per query.
+
+    ``sql`` holds ``{ids}`` where the ``IN`` list goes; ``params`` fill the ``?`` before it.
+
+    >>> dict(select_in(c, "SELECT lead_id, rid FROM leads WHERE org_id=? AND lead_id IN ({ids})",
+    ...                lead_ids, org_id))  # doctest: +SKIP
+    """
+    for i in range(0, len(values), IN_BATCH):
+        part = values[i : i + IN_BATCH]
+        yield from c.execute(sql.replace("{ids}", ",".join("?" * len(part))), (*params, *part))

@@ -33,8 +33,13 @@ def ensure_embedded_sandbox(dagster_home: Path | str) -> SandboxServer:
             return srv
         Path(dagster_home).mkdir(parents=True, exist_ok=True)
         seconds = float(os.environ.get("CLEANLIST_SANDBOX_ENRICH_SECONDS", "3"))
-        srv = SandboxServer(db_path=db_path, keys=[(EMBEDDED_API_KEY, ["*"], None)],
-                            rpm_key=0, rpm_org=0, enrich_seconds=seconds)
+        srv = SandboxServer(
+            db_path=db_path,
+            keys=[(EMBEDDED_API_KEY, ["*"], None)],
+            rpm_key=0,
+            rpm_org=0,
+            enrich_seconds=seconds,
+        )
         srv.start()
         _servers[db_path] = srv
         return srv

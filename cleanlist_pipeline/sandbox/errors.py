@@ -20,10 +20,19 @@ DOCS = "https://docs.cleanlist.ai/errors/"
 class ApiError(Exception):
     """An error answer in the documented envelope."""
 
-    def __init__(self, status: int, code: str, problem: str, *, fix: str | None = None,
-                 cause: str | None = None, retryable: bool = False,
-                 retry_after_s: float | None = None, details: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        problem: str,
+        *,
+        fix: str | None = None,
+        cause: str | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+        details: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {problem}")
         self.status = status
         self.code = code
@@ -38,10 +47,14 @@ class ApiError(Exception):
     def response(self) -> Response:
         """Render the envelope (with ``Retry-After`` in whole seconds, rounded up)."""
         err: dict[str, Any] = {
-            "code": self.code, "problem": self.problem, "cause": self.cause, "fix": self.fix,
+            "code": self.code,
+            "problem": self.problem,
+            "cause": self.cause,
+            "fix": self.fix,
             "retryable": self.retryable,
-            "retry_after_ms": (math.ceil(self.retry_after_s * 1000)
-                               if self.retry_after_s is not None else None),
+            "retry_after_ms": (
+                math.ceil(self.retry_after_s * 1000) if self.retry_after_s is not None else None
+            ),
             "docs_url": DOCS + self.code.replace("_", "-"),
             "request_id": "req_" + secrets.token_hex(8),
             "details": self.details,
@@ -50,8 +63,12 @@ class ApiError(Exception):
         headers = {}
         if self.retry_after_s is not None:
             headers["Retry-After"] = str(max(1, math.ceil(self.retry_after_s)))
-        return Response(json.dumps({"error": err}), status_code=self.status,
-                        media_type="application/json", headers=headers)
+        return Response(
+            json.dumps({"error": err}),
+            status_code=self.status,
+            media_type="application/json",
+            headers=headers,
+        )
 
 
 class SchemaError(Exception):
@@ -63,8 +80,11 @@ class SchemaError(Exception):
 
     def response(self) -> Response:
         """Render ``{"detail": [...]}`` with status 422."""
-        return Response(json.dumps({"detail": self.detail}, default=str), status_code=422,
-                        media_type="application/json")
+        return Response(
+            json.dumps({"detail": self.detail}, default=str),
+            status_code=422,
+            media_type="application/json",
+        )
 
 
 def schema_error(loc: list[str | int], msg: str, typ: str, value: Any) -> SchemaError:
@@ -74,12 +94,17 @@ def schema_error(loc: list[str | int], msg: str, typ: str, value: Any) -> Schema
 
 def not_found(what: str, details: dict[str, Any] | None = None) -> ApiError:
     """404 ``not_found`` (missing and inaccessible look the same, so private lists never leak)."""
-    return ApiError(404, "not_found", f"{what} not found.",
-                    fix="Check the id; lists you cannot access answer 404 like missing ones.",
-                    details=details)
+    return ApiError(
+        404,
+        "not_found",
+        f"{what} not found.",
+        fix="Check the id; lists you cannot access answer 404 like missing ones.",
+        details=details,
+    )
 
 
-def validation(problem: str, fix: str | None = None,
-               details: dict[str, Any] | None = None) -> ApiError:
+def validation(
+    problem: str, fix: str | None = None, details: dict[str, Any] | None = None
+) -> ApiError:
     """400 ``validation_error``."""
     return ApiError(400, "validation_error", problem, fix=fix, details=details)

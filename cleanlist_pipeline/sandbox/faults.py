@@ -37,8 +37,9 @@ def _matches(rule: dict[str, Any], method: str, path: str) -> bool:
     return (not m or m.upper() == method) and (not p or p in path)
 
 
-def evaluate(c: sqlite3.Connection, state: dict[str, Any], method: str, path: str,
-             route: str) -> FaultDecision:
+def evaluate(
+    c: sqlite3.Connection, state: dict[str, Any], method: str, path: str, route: str
+) -> FaultDecision:
     """Apply matching rules (inside the gate transaction); persists burst counters and RNG step."""
     decision = FaultDecision()
     rules = state.get("rules") or []
@@ -63,9 +64,13 @@ def evaluate(c: sqlite3.Connection, state: dict[str, Any], method: str, path: st
                 decision.error = _rate_limited(retry_after)
             elif rng.random() < float(rule.get("p_503", 0.0)):
                 decision.error = ApiError(
-                    503, "service_unavailable", "The service is briefly unavailable.",
-                    fix="Retry after the indicated delay.", retryable=True,
-                    retry_after_s=retry_after)
+                    503,
+                    "service_unavailable",
+                    "The service is briefly unavailable.",
+                    fix="Retry after the indicated delay.",
+                    retryable=True,
+                    retry_after_s=retry_after,
+                )
             if decision.error is not None:
                 bump(c, "fault_" + str(decision.error.status), route)
         if decision.error is None and not decision.drop:
@@ -82,9 +87,14 @@ def evaluate(c: sqlite3.Connection, state: dict[str, Any], method: str, path: st
 
 
 def _rate_limited(retry_after: float) -> ApiError:
-    return ApiError(429, "rate_limited", "Too many requests.",
-                    fix="Wait for Retry-After, then retry.", retryable=True,
-                    retry_after_s=retry_after)
+    return ApiError(
+        429,
+        "rate_limited",
+        "Too many requests.",
+        fix="Wait for Retry-After, then retry.",
+        retryable=True,
+        retry_after_s=retry_after,
+    )
 
 
 class DeliberateDrop(Exception):
@@ -100,8 +110,13 @@ class DropAfterCommit(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.inner.status_code,
-                    "headers": self.inner.raw_headers})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.inner.status_code,
+                "headers": self.inner.raw_headers,
+            }
+        )
         # uvicorn closes the transport when the app raises after the response started.
         raise DeliberateDrop("commit-then-drop fault")
 

@@ -19,7 +19,7 @@ from cleanlist_pipeline.sandbox.context import (
     visible_list,
 )
 from cleanlist_pipeline.sandbox.cursors import make_cursor, read_cursor
-from cleanlist_pipeline.sandbox.db import bump
+from cleanlist_pipeline.sandbox.db import bump, select_in
 from cleanlist_pipeline.sandbox.errors import not_found, schema_error
 from cleanlist_pipeline.sandbox.idempotency import lookup, store
 from cleanlist_pipeline.sandbox.schemas import (
@@ -60,27 +60,40 @@ async def list_leads(request: Request, ctx: Ctx) -> Response:
         rows = rows[:limit]
     rids = [r[1] for r in rows]
     with ctx.db.tx() as w:
-        handle = new_cohort(w, ctx.org_id, row["seq"], rids, ctx.now,
-                            float(ctx.settings["cohort_ttl_seconds"]))
+        handle = new_cohort(
+            w, ctx.org_id, row["seq"], rids, ctx.now, float(ctx.settings["cohort_ttl_seconds"])
+        )
     nxt = make_cursor(ctx.secret, "leads", bound, rows[-1][0]) if more else None
-    text = "".join((
-        '{"list_id":', json.dumps(list_id), ',"leads":[', ",".join(r[2] for r in rows),
-        '],"total":', str(row["lead_count"]), ',"cursor":', json.dumps(nxt),
-        ',"task_id":"', handle, '","timestamp_ms":', str(ctx.ts_ms), "}",
-    ))
+    text = "".join(
+        (
+            '{"list_id":',
+            json.dumps(list_id),
+            ',"leads":[',
+            ",".join(r[2] for r in rows),
+            '],"total":',
+            str(row["lead_count"]),
+            ',"cursor":',
+            json.dumps(nxt),
+            ',"task_id":"',
+            handle,
+            '","timestamp_ms":',
+            str(ctx.ts_ms),
+            "}",
+        )
+    )
     return raw_json_response(text)
 
 
-def resolve_lead_ids(c: sqlite3.Connection, org_id: str, lead_ids: Sequence[str],
-                     *, strict: bool) -> list[int]:
+def resolve_lead_ids(
+    c: sqlite3.Connection, org_id: str, lead_ids: Sequence[str], *, strict: bool
+) -> list[int]:
     """Lead ids → rids (request order, duplicates kept); unknown ids → 404 when ``strict``."""
     uniq = list(dict.fromkeys(lead_ids))
-    found: dict[str, int] = {}
-    for i in range(0, len(uniq), 500):
-        part = uniq[i:i + 500]
-        q = ",".join("?" * len(part))
-        found.update(c.execute(f"SELECT lead_id, rid FROM leads WHERE org_id=? AND lead_id IN"
-                               f" ({q})", (org_id, *part)).fetchall())
+    found = dict(
+        select_in(
+            c, "SELECT lead_id, rid FROM leads WHERE org_id=? AND lead_id IN ({ids})", uniq, org_id
+        )
+    )
     missing = [x for x in uniq if x not in found]
     if missing and strict:
         raise not_found("Lead", {"unreachable_lead_ids": missing[:10], "count": len(missing)})
@@ -88,26 +101,16 @@ def resolve_lead_ids(c: sqlite3.Connection, org_id: str, lead_ids: Sequence[str]
 
 
 def _in_list(c: sqlite3.Connection, list_seq: int, rids: Sequence[int]) -> set[int]:
-    out: set[int] = set()
-    uniq = list(set(rids))
-    for i in range(0, len(uniq), 500):
-        part = uniq[i:i + 500]
-        q = ",".join("?" * len(part))
-        out.update(r[0] for r in c.execute(
-            f"SELECT lead_rid FROM memberships WHERE list_seq=? AND lead_rid IN ({q})",
-            (list_seq, *part)))
-    return out
+    sql = "SELECT lead_rid FROM memberships WHERE list_seq=? AND lead_rid IN ({ids})"
+    return {r[0] for r in select_in(c, sql, list(set(rids)), list_seq)}
 
 
 def _enriched(c: sqlite3.Connection, rids: Sequence[int]) -> int:
-    n = 0
-    for i in range(0, len(rids), 500):
-        part = rids[i:i + 500]
-        q = ",".join("?" * len(part))
-        n += c.execute("SELECT COUNT(*) FROM leads l LEFT JOIN lead_results r ON r.rid = l.rid"
-                       f" WHERE COALESCE(r.provider, l.provider) IS NOT NULL AND l.rid IN ({q})",
-                       part).fetchone()[0]
-    return n
+    sql = (
+        "SELECT COUNT(*) FROM leads l LEFT JOIN lead_results r ON r.rid = l.rid"
+        " WHERE COALESCE(r.provider, l.provider) IS NOT NULL AND l.rid IN ({ids})"
+    )
+    return sum(n for (n,) in select_in(c, sql, rids))
 
 
 def add_rids(c: sqlite3.Connection, list_seq: int, rids: Sequence[int]) -> tuple[int, int]:
@@ -124,10 +127,15 @@ async def add_leads(request: Request, ctx: Ctx) -> Response:
     data: Any = decode_json(await request.body())
     if not isinstance(data, dict) or (("lead_ids" in data) == ("task_id" in data)):
         raise schema_error(
-            ["body"], "Value error, exactly one of 'lead_ids' (AddByLeadIds) or 'task_id' "
-            "(AddByCohort) must be set", "value_error", data)
+            ["body"],
+            "Value error, exactly one of 'lead_ids' (AddByLeadIds) or 'task_id' "
+            "(AddByCohort) must be set",
+            "value_error",
+            data,
+        )
     body: AddByLeadIdsBody | AddByCohortBody = parse_body(
-        AddByLeadIdsBody if "lead_ids" in data else AddByCohortBody, data)
+        AddByLeadIdsBody if "lead_ids" in data else AddByCohortBody, data
+    )
     list_id = request.path_params["list_id"]
     key = body.idempotency_key
     with ctx.db.tx() as c:
@@ -145,8 +153,13 @@ async def add_leads(request: Request, ctx: Ctx) -> Response:
             rids = resolve_entities(c, cohort, body.entity_ids)
             created = 0  # the cohort's leads already exist in the sandbox: nothing materialised
         added, skipped = add_rids(c, row["seq"], rids)
-        resp = {"list_id": list_id, "added": added, "skipped_duplicates": skipped,
-                "created": created, "credits_charged": 0}
+        resp = {
+            "list_id": list_id,
+            "added": added,
+            "skipped_duplicates": skipped,
+            "created": created,
+            "credits_charged": 0,
+        }
         if key is not None:
             store(c, ctx.org_id, "add", key, list_id, 200, resp, ctx.now)
         bump(c, "adds", "executed")
@@ -168,10 +181,15 @@ async def remove_leads(request: Request, ctx: Ctx) -> Response:
                 " LEFT JOIN lead_results r ON r.rid = m.lead_rid"
                 " WHERE m.list_seq=? AND COALESCE(r.provider, l.provider) IS NOT NULL"
                 f" AND m.lead_rid IN ({q})",
-                (row["seq"], *rids)).fetchone()[0]
-            removed = c.execute(f"DELETE FROM memberships WHERE list_seq=? AND lead_rid IN ({q})",
-                                (row["seq"], *rids)).rowcount
-            c.execute("UPDATE lists SET lead_count = lead_count - ?,"
-                      " enriched_count = enriched_count - ? WHERE seq=?",
-                      (removed, enriched, row["seq"]))
+                (row["seq"], *rids),
+            ).fetchone()[0]
+            removed = c.execute(
+                f"DELETE FROM memberships WHERE list_seq=? AND lead_rid IN ({q})",
+                (row["seq"], *rids),
+            ).rowcount
+            c.execute(
+                "UPDATE lists SET lead_count = lead_count - ?,"
+                " enriched_count = enriched_count - ? WHERE seq=?",
+                (removed, enriched, row["seq"]),
+            )
     return json_response({"list_id": list_id, "removed": removed})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,27 +29,35 @@ from cleanlist_pipeline.sandbox.schemas import (
 from cleanlist_pipeline.sandbox.seed import create_list_row
 
 
-def _check_folder(c, ctx: Ctx, folder_id: str | None) -> None:  # type: ignore[no-untyped-def]
+def _check_folder(c: sqlite3.Connection, ctx: Ctx, folder_id: str | None) -> None:
+    """404 unless ``folder_id`` is None or a folder the caller owns."""
     if folder_id is None:
         return
-    row = c.execute("SELECT 1 FROM folders WHERE id=? AND owner_id=? AND org_id=?",
-                    (folder_id, ctx.user_id, ctx.org_id)).fetchone()
+    row = c.execute(
+        "SELECT 1 FROM folders WHERE id=? AND owner_id=? AND org_id=?",
+        (folder_id, ctx.user_id, ctx.org_id),
+    ).fetchone()
     if row is None:
         raise not_found("Folder", {"folder_id": folder_id})
 
 
-def _check_cap(c, ctx: Ctx) -> None:  # type: ignore[no-untyped-def]
+def _check_cap(c: sqlite3.Connection, ctx: Ctx) -> None:
     """403 ``list_cap_reached`` when the caller already owns ``list_cap`` lists (setting)."""
     cap = ctx.settings.get("list_cap")
     if cap is None:
         return
-    owned = c.execute("SELECT COUNT(*) FROM lists WHERE owner_id=? AND org_id=? AND hidden=0",
-                      (ctx.user_id, ctx.org_id)).fetchone()[0]
+    owned = c.execute(
+        "SELECT COUNT(*) FROM lists WHERE owner_id=? AND org_id=? AND hidden=0",
+        (ctx.user_id, ctx.org_id),
+    ).fetchone()[0]
     if owned >= int(cap):
-        raise ApiError(403, "list_cap_reached",
-                       f"You already own {owned} lists; the cap is {cap}.",
-                       fix="Delete lists you no longer need, or reuse one by name.",
-                       details={"list_cap": int(cap), "owned_lists": owned})
+        raise ApiError(
+            403,
+            "list_cap_reached",
+            f"You already own {owned} lists; the cap is {cap}.",
+            fix="Delete lists you no longer need, or reuse one by name.",
+            details={"list_cap": int(cap), "owned_lists": owned},
+        )
 
 
 async def create_list(request: Request, ctx: Ctx) -> Response:
@@ -59,14 +69,22 @@ async def create_list(request: Request, ctx: Ctx) -> Response:
     with ctx.db.tx() as c:
         existing = c.execute(
             "SELECT id FROM lists WHERE owner_id=? AND org_id=? AND name_lower=? AND hidden=0"
-            " ORDER BY seq LIMIT 1", (ctx.user_id, ctx.org_id, body.name.lower())).fetchone()
+            " ORDER BY seq LIMIT 1",
+            (ctx.user_id, ctx.org_id, body.name.lower()),
+        ).fetchone()
         if existing:
             return json_response(list_detail(visible_list(c, ctx, existing[0]), ctx, reused=True))
         _check_folder(c, ctx, body.folder_id)
         _check_cap(c, ctx)
-        _, list_id = create_list_row(c, org_id=ctx.org_id, owner_id=ctx.user_id, name=body.name,
-                                     now=ctx.now, description=body.description,
-                                     folder_id=body.folder_id)
+        _, list_id = create_list_row(
+            c,
+            org_id=ctx.org_id,
+            owner_id=ctx.user_id,
+            name=body.name,
+            now=ctx.now,
+            description=body.description,
+            folder_id=body.folder_id,
+        )
         row = visible_list(c, ctx, list_id)
     return json_response(list_detail(row, ctx), 201)
 
@@ -79,8 +97,12 @@ async def list_lists(request: Request, ctx: Ctx) -> Response:
     bound = f"{ctx.key_hash}|{folder_id or ''}"
     after = read_cursor(ctx.secret, "lists", bound, cursor) if cursor else 0
     where = f"{VISIBLE_SQL} AND l.hidden = 0"
-    params: dict[str, object] = {"org": ctx.org_id, "user": ctx.user_id, "after": after,
-                                 "limit": limit + 1}
+    params: dict[str, object] = {
+        "org": ctx.org_id,
+        "user": ctx.user_id,
+        "after": after,
+        "limit": limit + 1,
+    }
     if folder_id is not None:
         where += " AND l.folder_id = :folder"
         params["folder"] = folder_id
@@ -89,14 +111,25 @@ async def list_lists(request: Request, ctx: Ctx) -> Response:
     rows = c.execute(
         "SELECT l.seq, l.id, l.name, l.lead_count, l.folder_id, l.created_at, l.visibility,"
         " u.first_name, u.last_name FROM lists l LEFT JOIN users u ON u.id = l.owner_id"
-        f" WHERE {where} AND l.seq > :after ORDER BY l.seq LIMIT :limit", params).fetchall()
+        f" WHERE {where} AND l.seq > :after ORDER BY l.seq LIMIT :limit",
+        params,
+    ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     out = []
     for seq, list_id, name, count, folder, created, vis, first, last in rows:
         owner = " ".join(p for p in (first, last) if p) or None
-        out.append({"list_id": list_id, "name": name, "lead_count": count, "folder_id": folder,
-                    "created_at": iso(created), "owner_name": owner, "visibility": vis})
+        out.append(
+            {
+                "list_id": list_id,
+                "name": name,
+                "lead_count": count,
+                "folder_id": folder,
+                "created_at": iso(created),
+                "owner_name": owner,
+                "visibility": vis,
+            }
+        )
         after = seq
     nxt = make_cursor(ctx.secret, "lists", bound, after) if more else None
     return json_response({"lists": out, "total": total, "cursor": nxt, "timestamp_ms": ctx.ts_ms})
@@ -116,8 +149,7 @@ async def update_list(request: Request, ctx: Ctx) -> Response:
     if not present:
         raise schema_error(["body"], "At least one field must be provided", "value_error", data)
     if "name" in present and body.name is None:
-        raise schema_error(["body", "name"], "Input should be a valid string", "string_type",
-                           None)
+        raise schema_error(["body", "name"], "Input should be a valid string", "string_type", None)
     list_id = request.path_params["list_id"]
     with ctx.db.tx() as c:
         row = owned_list(c, ctx, list_id)
@@ -126,11 +158,12 @@ async def update_list(request: Request, ctx: Ctx) -> Response:
             _check_folder(c, ctx, body.folder_id)
             c.execute("UPDATE lists SET folder_id=? WHERE seq=?", (body.folder_id, row["seq"]))
         if "name" in present and body.name is not None:
-            c.execute("UPDATE lists SET name=?, name_lower=? WHERE seq=?",
-                      (body.name, body.name.lower(), row["seq"]))
+            c.execute(
+                "UPDATE lists SET name=?, name_lower=? WHERE seq=?",
+                (body.name, body.name.lower(), row["seq"]),
+            )
         if "description" in present:
-            c.execute("UPDATE lists SET description=? WHERE seq=?",
-                      (body.description, row["seq"]))
+            c.execute("UPDATE lists SET description=? WHERE seq=?", (body.description, row["seq"]))
         row = visible_list(c, ctx, list_id)
     return json_response(list_detail(row, ctx))
 
@@ -144,5 +177,6 @@ async def delete_list(request: Request, ctx: Ctx) -> Response:
         c.execute("DELETE FROM memberships WHERE list_seq=?", (row["seq"],))
         c.execute("DELETE FROM list_shares WHERE list_seq=?", (row["seq"],))
         c.execute("DELETE FROM lists WHERE seq=?", (row["seq"],))
-    return json_response({"list_id": list_id, "deleted": True, "message": "List deleted.",
-                          "timestamp_ms": ctx.ts_ms})
+    return json_response(
+        {"list_id": list_id, "deleted": True, "message": "List deleted.", "timestamp_ms": ctx.ts_ms}
+    )

@@ -11,26 +11,35 @@ import sqlite3
 WINDOW_SECONDS = 60
 
 
-def check_and_count(c: sqlite3.Connection, now: float, key_hash: str, org_id: str,
-                    rpm_key: int, rpm_org: int) -> float | None:
+def check_and_count(
+    c: sqlite3.Connection, now: float, key_hash: str, org_id: str, rpm_key: int, rpm_org: int
+) -> float | None:
     """Count the request, or return seconds until the window resets when over a limit (0 = off).
 
     Rejected requests are not counted, so a client that honours Retry-After gets through.
     """
     window = int(now // WINDOW_SECONDS)
     kb, ob = "key:" + key_hash[:16], "org:" + org_id
-    counts = dict(c.execute("SELECT bucket, n FROM rate_windows WHERE window=? AND bucket IN"
-                            " (?, ?)", (window, kb, ob)).fetchall())
+    counts = dict(
+        c.execute(
+            "SELECT bucket, n FROM rate_windows WHERE window=? AND bucket IN (?, ?)",
+            (window, kb, ob),
+        ).fetchall()
+    )
     if (rpm_key > 0 and counts.get(kb, 0) >= rpm_key) or (
-            rpm_org > 0 and counts.get(ob, 0) >= rpm_org):
+        rpm_org > 0 and counts.get(ob, 0) >= rpm_org
+    ):
         return (window + 1) * WINDOW_SECONDS - now
-    c.executemany("INSERT INTO rate_windows (bucket, window, n) VALUES (?, ?, 1)"
-                  " ON CONFLICT(bucket, window) DO UPDATE SET n = n + 1",
-                  [(kb, window), (ob, window)])
+    c.executemany(
+        "INSERT INTO rate_windows (bucket, window, n) VALUES (?, ?, 1)"
+        " ON CONFLICT(bucket, window) DO UPDATE SET n = n + 1",
+        [(kb, window), (ob, window)],
+    )
     return None
 
 
 def prune(c: sqlite3.Connection, now: float, keep_minutes: int = 120) -> None:
     """Drop windows older than ``keep_minutes`` (the ledger shows recent minutes only)."""
-    c.execute("DELETE FROM rate_windows WHERE window < ?",
-              (int(now // WINDOW_SECONDS) - keep_minutes,))
+    c.execute(
+        "DELETE FROM rate_windows WHERE window < ?", (int(now // WINDOW_SECONDS) - keep_minutes,)
+    )

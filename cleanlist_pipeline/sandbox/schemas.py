@@ -12,13 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from cleanlist_pipeline.sandbox.errors import SchemaError, schema_error
 
-CANONICAL_FIELDS = (
-    "first_name", "last_name", "full_name", "email", "phone", "mobile_phone", "work_phone",
-    "linkedin_url", "company_name", "company_domain", "job_title", "city", "state", "country",
-)
 Canonical = Literal[
-    "first_name", "last_name", "full_name", "email", "phone", "mobile_phone", "work_phone",
-    "linkedin_url", "company_name", "company_domain", "job_title", "city", "state", "country",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "mobile_phone",
+    "work_phone",
+    "linkedin_url",
+    "company_name",
+    "company_domain",
+    "job_title",
+    "city",
+    "state",
+    "country",
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
 EnrichmentType = Literal["partial", "phone_only", "full"]
@@ -29,33 +37,45 @@ class _Strict(BaseModel):
 
 
 class CreateListBody(_Strict):
+    """POST /lead-lists."""
+
     name: Name
     description: StrictStr | None = None
     folder_id: StrictStr | None = None
 
 
 class UpdateListBody(_Strict):
+    """PATCH /lead-lists/{id}: only the fields present change."""
+
     name: Name | None = None
     description: StrictStr | None = None
     folder_id: StrictStr | None = None
 
 
 class AddByLeadIdsBody(_Strict):
+    """POST /lead-lists/{id}/leads, mode A (AddByLeadIds)."""
+
     lead_ids: Annotated[list[StrictStr], Field(min_length=1, max_length=1000)]
     idempotency_key: Annotated[str, Field(max_length=128, strict=True)] | None = None
 
 
 class AddByCohortBody(_Strict):
+    """POST /lead-lists/{id}/leads, mode B (AddByCohort)."""
+
     task_id: StrictStr
     entity_ids: Annotated[list[StrictStr], Field(max_length=2000)] | None = None
     idempotency_key: Annotated[str, Field(max_length=128, strict=True)] | None = None
 
 
 class RemoveLeadsBody(_Strict):
+    """DELETE /lead-lists/{id}/leads."""
+
     lead_ids: Annotated[list[StrictStr], Field(min_length=1, max_length=100)]
 
 
 class CsvImportBody(BaseModel):
+    """POST /lead-lists/{id}/csv-import."""
+
     # The SDK model keeps additional_properties here: the OAS does not forbid extra keys.
     model_config = ConfigDict(extra="ignore")
     csv_content_base64: StrictStr
@@ -67,12 +87,16 @@ class CsvImportBody(BaseModel):
 
 
 class EnrichListBody(_Strict):
+    """POST /enrichment/bulk (``scope`` spells phone-only with a hyphen)."""
+
     list_id: StrictStr
     scope: Literal["partial", "phone-only", "full"] = "partial"
     quote_id: StrictStr
 
 
 class EnrichByTaskBody(_Strict):
+    """POST /enrichment/by-task."""
+
     task_id: StrictStr
     data_points: Annotated[list[StrictStr], Field(min_length=1)]
     entity_ids: list[StrictStr] | None = None
@@ -81,6 +105,8 @@ class EnrichByTaskBody(_Strict):
 
 
 class EstimateBody(BaseModel):
+    """POST /credits/estimate."""
+
     model_config = ConfigDict(extra="ignore")
     tool: StrictStr
     list_id: StrictStr | None = None
@@ -111,8 +137,10 @@ def decode_json(raw: bytes) -> Any:
 
 def pydantic_detail(exc: ValidationError) -> list[dict[str, Any]]:
     """pydantic errors → FastAPI ``detail`` items (``loc`` prefixed with ``body``)."""
-    return [{"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"],
-             "input": e.get("input")} for e in exc.errors(include_url=False)]
+    return [
+        {"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"], "input": e.get("input")}
+        for e in exc.errors(include_url=False)
+    ]
 
 
 def parse_body(model: type[M], data: Any) -> M:

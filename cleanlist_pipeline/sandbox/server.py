@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from cleanlist_pipeline.sandbox.admin import register_key
+from cleanlist_pipeline.sandbox.admin import LOOPBACK, register_key
 from cleanlist_pipeline.sandbox.app import create_app
 from cleanlist_pipeline.sandbox.db import Database
 from cleanlist_pipeline.sandbox.faults import quiet_uvicorn_drop_logs
@@ -24,15 +24,28 @@ def new_api_key() -> str:
     return "clapi_" + secrets.token_urlsafe(48)
 
 
-def prepare_database(db_path: str | Path, keys: Sequence[KeySpec] | None, *, rpm_key: int,
-                     rpm_org: int, credits: int, enrich_seconds: float) -> tuple[Database, str]:
+def prepare_database(
+    db_path: str | Path,
+    keys: Sequence[KeySpec] | None,
+    *,
+    rpm_key: int,
+    rpm_org: int,
+    credits: int,
+    enrich_seconds: float,
+) -> tuple[Database, str]:
     """Initialise the file, apply settings, register keys; returns (db, first key).
 
     With ``keys`` None a new all-scope key is generated (and returned).
     """
     db = Database(db_path)
-    db.init({"rpm_key": rpm_key, "rpm_org": rpm_org, "credits": credits,
-             "enrich_seconds": enrich_seconds})
+    db.init(
+        {
+            "rpm_key": rpm_key,
+            "rpm_org": rpm_org,
+            "credits": credits,
+            "enrich_seconds": enrich_seconds,
+        }
+    )
     specs: list[KeySpec] = list(keys) if keys else [(new_api_key(), ["*"], None)]
     with db.tx() as c:
         for key, scopes, user in specs:
@@ -42,7 +55,9 @@ def prepare_database(db_path: str | Path, keys: Sequence[KeySpec] | None, *, rpm
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening loopback socket (port 0 → a free port, known before serving starts)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if host not in LOOPBACK:
+        raise ValueError(f"the sandbox binds loopback only ({', '.join(sorted(LOOPBACK))})")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(512)
@@ -50,11 +65,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def origin_of(host: str, port: int) -> str:
+    """``http://host:port`` (an IPv6 literal in brackets).
+
+    >>> origin_of("::1", 8765)
+    'http://[::1]:8765'
+    """
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def make_server(db: Database) -> uvicorn.Server:
     """A uvicorn server for the sandbox app (quiet; lifespan off: there is nothing to start)."""
     quiet_uvicorn_drop_logs()
-    config = uvicorn.Config(create_app(db), log_level="warning", lifespan="off",
-                            access_log=False)
+    config = uvicorn.Config(create_app(db), log_level="warning", lifespan="off", access_log=False)
     return uvicorn.Server(config)
 
 
@@ -66,9 +89,17 @@ class SandboxServer:
     >>> srv.stop()
     """
 
-    def __init__(self, db_path: str | Path, host: str = "127.0.0.1", port: int = 0,
-                 keys: Sequence[KeySpec] | None = None, rpm_key: int = 30, rpm_org: int = 60,
-                 credits: int = 100_000, enrich_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        db_path: str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keys: Sequence[KeySpec] | None = None,
+        rpm_key: int = 30,
+        rpm_org: int = 60,
+        credits: int = 100_000,
+        enrich_seconds: float = 5.0,
+    ) -> None:
         self.db_path = str(db_path)
         self.host = host
         self.port = port
@@ -86,16 +117,24 @@ class SandboxServer:
     def start(self, timeout: float = 30.0) -> SandboxServer:
         """Initialise the database and serve; returns once connections are accepted."""
         db, self.api_key = prepare_database(
-            self.db_path, self.keys, rpm_key=self.rpm_key, rpm_org=self.rpm_org,
-            credits=self.credits, enrich_seconds=self.enrich_seconds)
+            self.db_path,
+            self.keys,
+            rpm_key=self.rpm_key,
+            rpm_org=self.rpm_org,
+            credits=self.credits,
+            enrich_seconds=self.enrich_seconds,
+        )
         self._sock = bind_socket(self.host, self.port)
         self.port = self._sock.getsockname()[1]
-        self.origin = f"http://{self.host}:{self.port}"
+        self.origin = origin_of(self.host, self.port)
         self._server = make_server(db)
         sock = self._sock
         server = self._server
-        self._thread = threading.Thread(target=lambda: server.run(sockets=[sock]),
-                                        name=f"cleanlist-sandbox-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: server.run(sockets=[sock]),
+            name=f"cleanlist-sandbox-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,7 +60,9 @@ def write_lists_catalog(
     kept: list[Any] = []
     duplicates = 0
     for item in lists:
-        list_id = item.get("list_id") if isinstance(item, dict) else getattr(item, "list_id", None)
+        list_id = (
+            item.get("list_id") if isinstance(item, Mapping) else getattr(item, "list_id", None)
+        )
         if list_id is None:
             raise ValueError(f"lead list #{len(kept) + duplicates + 1} has no list_id")
         if list_id in seen:

@@ -61,9 +61,10 @@ def lead_list_dir(base: str, list_id: str) -> str:
     return f"{base.rstrip('/')}/{LEADS_DIR}/{list_dir_name(list_id)}"
 
 
-def lead_snapshot_file(base: str, list_id: str, snapshot_at: datetime) -> str:
-    """``<base>/leads/list_id=<id>/snapshot_date=<UTC date>/leads.parquet``."""
-    day = utc_snapshot_at(snapshot_at).date()
+def lead_snapshot_file(base: str, list_id: str, snapshot_at: datetime | date) -> str:
+    """``<base>/leads/list_id=<id>/snapshot_date=<UTC date>/leads.parquet`` for a moment or a
+    UTC day."""
+    day = utc_snapshot_at(snapshot_at).date() if isinstance(snapshot_at, datetime) else snapshot_at
     return f"{lead_list_dir(base, list_id)}/{date_dir_name(day)}/{LEADS_FILE}"
 
 

@@ -32,7 +32,6 @@ from cleanlist_pipeline.storage.filesystem import (
 )
 from cleanlist_pipeline.storage.layout import (
     LEADS_FILE,
-    date_dir_name,
     lead_list_dir,
     lead_snapshot_file,
     parse_date_dir,
@@ -192,6 +191,4 @@ def read_snapshot(path_or_root: str | os.PathLike[str], list_id: str | None = No
 def snapshot_path(root: str | os.PathLike[str], list_id: str, snapshot_at: datetime | date) -> str:
     """Where the snapshot of ``list_id`` taken at ``snapshot_at`` (or on that UTC day) lives."""
     fs, base = resolve_filesystem(root)
-    day = utc_snapshot_at(snapshot_at).date() if isinstance(snapshot_at, datetime) else snapshot_at
-    path = f"{lead_list_dir(base, list_id)}/{date_dir_name(day)}/{LEADS_FILE}"
-    return display_path(root, fs, path)
+    return display_path(root, fs, lead_snapshot_file(base, list_id, snapshot_at))

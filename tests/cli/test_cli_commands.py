@@ -95,3 +95,44 @@ def test_status_shows_the_key_scopes_balance_and_drops(
     assert "2025-01-acme-webinar.csv: not imported" in done.stdout
     assert "pending enrichment workflows: none" in done.stdout
     assert cleanlist_sandbox.key not in done.stdout + done.stderr
+
+
+def test_enrich_dispatches_waits_through_the_sensor_and_snapshots(
+    tmp_path: Path, cleanlist_sandbox: Any
+) -> None:
+    list_id = cleanlist_sandbox.seed_list("CLI enrich", 600)
+    data = tmp_path / "data"
+    done = _run(
+        [
+            "enrich",
+            "--list-id",
+            list_id,
+            "--type",
+            "partial",
+            "--max-credits",
+            "600",
+            "--data-dir",
+            str(data),
+        ],
+        _env(tmp_path, cleanlist_sandbox),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert "dispatched 1 workflow(s) for 600 leads" in done.stdout
+    assert "sensor requested the snapshot" in done.stdout
+    parquet = next(line.split()[-1] for line in done.stdout.splitlines() if "parquet:" in line)
+    assert Path(parquet).exists()
+    (workflow,) = cleanlist_sandbox.ledger()["workflows"].values()
+    assert f"credits charged {workflow['credits_charged']}" in done.stdout
+
+
+def test_enrich_over_max_credits_is_refused_with_exit_1(
+    tmp_path: Path, cleanlist_sandbox: Any
+) -> None:
+    list_id = cleanlist_sandbox.seed_list("CLI guard", 600)
+    done = _run(
+        ["enrich", "--list-id", list_id, "--type", "full", "--max-credits", "10"],
+        _env(tmp_path, cleanlist_sandbox),
+    )
+    assert done.returncode == 1
+    assert "max-credits 10" in done.stderr
+    assert cleanlist_sandbox.ledger()["workflows"] == {}

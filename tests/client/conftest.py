@@ -29,23 +29,34 @@ def prefix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_client(
-    cleanlist_sandbox: SandboxHandle,
-) -> Iterator[Callable[..., CleanlistClient]]:
-    """Build clients against the sandbox (closed at teardown); rate limiter off by default."""
+def client_factory() -> Iterator[Callable[..., CleanlistClient]]:
+    """``CleanlistClient(key, base_url, **kw)`` with the test defaults (rate limiter off, fast
+    retries); every client made is closed at teardown."""
     made: list[CleanlistClient] = []
 
-    def make(prefix: str = "v2", key: str | None = None, **kw: Any) -> CleanlistClient:
-        base = cleanlist_sandbox.v1 if prefix == "v1" else cleanlist_sandbox.v2
+    def make(key: str, base_url: str, **kw: Any) -> CleanlistClient:
         kw.setdefault("rate_limit", None)
         kw.setdefault("retry", FAST_RETRY)
-        client = CleanlistClient(key or cleanlist_sandbox.key, base, **kw)
+        client = CleanlistClient(key, base_url, **kw)
         made.append(client)
         return client
 
     yield make
     for c in made:
         c.close()
+
+
+@pytest.fixture
+def make_client(
+    cleanlist_sandbox: SandboxHandle, client_factory: Callable[..., CleanlistClient]
+) -> Callable[..., CleanlistClient]:
+    """Build clients against the sandbox (closed at teardown); rate limiter off by default."""
+
+    def make(prefix: str = "v2", key: str | None = None, **kw: Any) -> CleanlistClient:
+        base = cleanlist_sandbox.v1 if prefix == "v1" else cleanlist_sandbox.v2
+        return client_factory(key or cleanlist_sandbox.key, base, **kw)
+
+    return make
 
 
 @pytest.fixture
@@ -58,9 +69,10 @@ MOCK_KEY = "clapi_mock_key_0123456789abcdef"
 
 
 @pytest.fixture
-def mock_client() -> Iterator[Callable[..., CleanlistClient]]:
+def mock_client(
+    client_factory: Callable[..., CleanlistClient],
+) -> Callable[..., CleanlistClient]:
     """Factory: a client whose HTTP goes to ``handler`` (no network, no limiter)."""
-    made: list[CleanlistClient] = []
 
     def make(
         handler: Callable[[httpx.Request], httpx.Response],
@@ -69,15 +81,22 @@ def mock_client() -> Iterator[Callable[..., CleanlistClient]]:
         key: str = MOCK_KEY,
         **kw: Any,
     ) -> CleanlistClient:
-        kw.setdefault("rate_limit", None)
-        kw.setdefault("retry", FAST_RETRY)
-        c = CleanlistClient(key, base_url, transport=httpx.MockTransport(handler), **kw)
-        made.append(c)
-        return c
+        return client_factory(key, base_url, transport=httpx.MockTransport(handler), **kw)
 
-    yield make
-    for c in made:
-        c.close()
+    return make
+
+
+@pytest.fixture
+def seeded_lead_ids(
+    client: CleanlistClient, cleanlist_sandbox: SandboxHandle
+) -> Callable[[int], list[str]]:
+    """Seed a sandbox list of ``n`` leads; return their ids as the client reads them back."""
+
+    def seed(n: int) -> list[str]:
+        source = cleanlist_sandbox.seed_list("source", n)
+        return [lead.lead_id for lead in client.iter_leads(source)]
+
+    return seed
 
 
 @pytest.fixture

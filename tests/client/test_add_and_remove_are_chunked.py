@@ -9,10 +9,11 @@ from cleanlist_pipeline.testing import SandboxHandle
 
 
 def test_2500_ids_are_added_in_three_calls(
-    client: CleanlistClient, cleanlist_sandbox: SandboxHandle, ledger_requests: Callable[[str], int]
+    client: CleanlistClient,
+    seeded_lead_ids: Callable[[int], list[str]],
+    ledger_requests: Callable[[str], int],
 ) -> None:
-    source = cleanlist_sandbox.seed_list("big source", 2500)
-    ids = [lead.lead_id for lead in client.iter_leads(source)]
+    ids = seeded_lead_ids(2500)
     target = client.create_list("big target").list_id
 
     result = client.add_leads(target, ids)
@@ -36,10 +37,11 @@ def test_250_ids_are_removed_in_three_calls(
 
 
 def test_re_adding_the_same_ids_is_a_replay_not_a_second_add(
-    client: CleanlistClient, cleanlist_sandbox: SandboxHandle
+    client: CleanlistClient,
+    cleanlist_sandbox: SandboxHandle,
+    seeded_lead_ids: Callable[[int], list[str]],
 ) -> None:
-    source = cleanlist_sandbox.seed_list("src", 20)
-    ids = [lead.lead_id for lead in client.iter_leads(source)]
+    ids = seeded_lead_ids(20)
     target = client.create_list("dst").list_id
     client.add_leads(target, ids)
     client.add_leads(target, list(reversed(ids)))  # same content → same derived key

@@ -37,6 +37,26 @@ def envelope(code: str, **kw: Any) -> dict[str, Any]:
     }
 
 
+def build(
+    status: int,
+    body: Any,
+    *,
+    retry_after: str | None = None,
+    method: str = "GET",
+    path: str = "/x",
+    secret: str | None = None,
+) -> APIError:
+    """The error the client raises for this answer."""
+    return error_from_response(
+        status=status,
+        body=body,
+        retry_after_header=retry_after,
+        method=method,
+        path=path,
+        secret=secret,
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "body", "cls"),
     [
@@ -58,9 +78,7 @@ def envelope(code: str, **kw: Any) -> dict[str, Any]:
     ],
 )
 def test_shapes_map_to_classes(status: int, body: Any, cls: type[APIError]) -> None:
-    err = error_from_response(
-        status=status, body=body, retry_after_header=None, method="GET", path="/x", secret=None
-    )
+    err = build(status, body)
     assert type(err) is cls and err.status == status
 
 
@@ -72,14 +90,7 @@ def test_envelope_fields_are_kept() -> None:
         shortfall_credits=7,
         available_credits=3,
     )
-    err = error_from_response(
-        status=400,
-        body=body,
-        retry_after_header=None,
-        method="POST",
-        path="/enrichment/bulk",
-        secret=None,
-    )
+    err = build(400, body, method="POST", path="/enrichment/bulk")
     assert (err.code, err.fix, err.request_id, err.retryable) == (
         "insufficient_credits",
         "Top up.",
@@ -92,41 +103,27 @@ def test_envelope_fields_are_kept() -> None:
 
 def test_422_detail_list_is_readable() -> None:
     body = {"detail": [{"type": "missing", "loc": ["body", "name"], "msg": "Field required"}]}
-    err = error_from_response(
-        status=422,
-        body=body,
-        retry_after_header=None,
-        method="POST",
-        path="/lead-lists",
-        secret=None,
-    )
+    err = build(422, body, method="POST", path="/lead-lists")
     assert str(err).startswith("name: Field required")
     assert err.details == body["detail"]
 
 
 def test_retry_after_ms_wins_over_header() -> None:
     body = envelope("rate_limited", retry_after_ms=2500)
-    err = error_from_response(
-        status=429, body=body, retry_after_header="9", method="GET", path="/x", secret=None
-    )
-    assert err.retry_after == 2.5
-    legacy = error_from_response(
-        status=429,
-        body={"detail": "slow"},
-        retry_after_header="4",
-        method="GET",
-        path="/x",
-        secret=None,
-    )
+    assert build(429, body, retry_after="9").retry_after == 2.5
+    legacy = build(429, {"detail": "slow"}, retry_after="4")
     assert legacy.retry_after == 4.0 and legacy.retryable is True
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "soon"])
+def test_unusable_retry_after_falls_back_to_backoff(header: str) -> None:
+    assert build(503, {"detail": "busy"}, retry_after=header).retry_after is None
 
 
 def test_server_echoing_the_key_is_scrubbed() -> None:
     key = "clapi_echoed_secret_value_1234567890"
     body = envelope("unauthorized", problem=f"Key {key} is revoked", details={"key": key})
-    err = error_from_response(
-        status=401, body=body, retry_after_header=None, method="GET", path="/whoami", secret=key
-    )
+    err = build(401, body, path="/whoami", secret=key)
     assert key not in str(err) and key not in repr(err) and key not in str(err.details)
 
 

@@ -66,9 +66,10 @@ def test_iter_lists_filters_by_folder(
     assert len(in_folder) < len(list(client.iter_lists()))
 
 
-def test_leads_add_read_remove(client: CleanlistClient, cleanlist_sandbox: SandboxHandle) -> None:
-    source = cleanlist_sandbox.seed_list("source", 30)
-    ids = [lead.lead_id for lead in client.iter_leads(source)]
+def test_leads_add_read_remove(
+    client: CleanlistClient, seeded_lead_ids: Callable[[int], list[str]]
+) -> None:
+    ids = seeded_lead_ids(30)
     assert len(ids) == 30
 
     target = client.create_list("target").list_id

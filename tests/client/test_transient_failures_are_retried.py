@@ -66,10 +66,11 @@ def test_dropped_csv_import_is_retried_and_imports_and_charges_once(
 
 
 def test_dropped_add_leads_is_retried_and_adds_once(
-    client: CleanlistClient, cleanlist_sandbox: SandboxHandle
+    client: CleanlistClient,
+    cleanlist_sandbox: SandboxHandle,
+    seeded_lead_ids: Callable[[int], list[str]],
 ) -> None:
-    source = cleanlist_sandbox.seed_list("src", 40)
-    ids = [lead.lead_id for lead in client.iter_leads(source)]
+    ids = seeded_lead_ids(40)
     target = client.create_list("drop add").list_id
     cleanlist_sandbox.set_faults([{"method": "POST", "path": "/leads", "drop_next": 1}])
 

@@ -10,6 +10,7 @@ import pytest
 
 from cleanlist_pipeline.api import (
     CleanlistClient,
+    NotFoundError,
     OutcomeUnknownError,
     Repeat,
     RetryPolicy,
@@ -25,6 +26,15 @@ WHOAMI = {
     "scopes": [],
     "tier": "pro",
     "features": [],
+}
+
+ENRICH_LIST_ANSWER = {
+    "workflow_id": "w",
+    "status": "pending",
+    "total_leads": 1,
+    "estimated_cost": 1,
+    "credits_reserved": 1,
+    "poll_url": "/x",
 }
 
 
@@ -92,6 +102,19 @@ def test_enrichment_dispatch_is_not_retried_after_transport_error(
     assert calls[0] == 1
 
 
+@pytest.mark.parametrize(
+    "exc",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("pool")],
+    ids=lambda e: type(e).__name__,
+)
+def test_enrichment_dispatch_is_retried_when_the_request_never_left(
+    exc: Exception, mock_client: Callable[..., CleanlistClient]
+) -> None:
+    handler, calls = failing_then_ok(exc, 1, ENRICH_LIST_ANSWER)
+    assert mock_client(handler).enrich_list("l1", "partial", "q").workflow_id == "w"
+    assert calls[0] == 2
+
+
 def test_enrichment_dispatch_is_not_retried_after_5xx_but_is_after_429(
     mock_client: Callable[..., CleanlistClient],
 ) -> None:
@@ -104,17 +127,7 @@ def test_enrichment_dispatch_is_not_retried_after_5xx_but_is_after_429(
     answers = iter(
         [
             httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "slow"}),
-            httpx.Response(
-                200,
-                json={
-                    "workflow_id": "w",
-                    "status": "pending",
-                    "total_leads": 1,
-                    "estimated_cost": 1,
-                    "credits_reserved": 1,
-                    "poll_url": "/x",
-                },
-            ),
+            httpx.Response(200, json=ENRICH_LIST_ANSWER),
         ]
     )
     client = mock_client(lambda r: next(answers))
@@ -192,11 +205,24 @@ def test_delete_met_by_404_on_retry_means_already_deleted(
     assert (result.deleted, result.already_deleted) == (True, True)
 
 
+def test_delete_met_by_404_after_only_429s_is_an_error(
+    mock_client: Callable[..., CleanlistClient],
+) -> None:
+    # A 429 means the server refused before acting: the 404 that follows is about the id.
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "slow"}),
+            httpx.Response(404, json={"detail": "Not Found"}),
+        ]
+    )
+    with pytest.raises(NotFoundError) as info:
+        mock_client(lambda r: next(answers)).delete_list("l1")
+    assert info.value.attempt == 2 and info.value.after_uncertain_attempt is False
+
+
 def test_delete_404_on_first_attempt_is_an_error(
     mock_client: Callable[..., CleanlistClient],
 ) -> None:
-    from cleanlist_pipeline.api import NotFoundError
-
     client = mock_client(lambda r: httpx.Response(404, json={"detail": "Not Found"}))
     with pytest.raises(NotFoundError):
         client.delete_list("l1")

@@ -74,3 +74,11 @@ def test_bytes_undefined_in_windows_1252_are_reported_with_offset(drop: Drop,
     with pytest.raises(EncodingError) as ei:
         plan_file(p, column_mapping=MAP)
     assert (ei.value.offset, ei.value.line) == (body.index(byte), 3)
+
+
+def test_a_bom_before_windows_1252_bytes_is_dropped_not_transcoded(drop: Drop) -> None:
+    p = drop(b"\xef\xbb\xbfEmail,Name\nz@x.com,Zo\xeb\n")
+    plan = plan_file(p, column_mapping=MAP)
+    assert plan.encoding.name == "cp1252" and plan.encoding.had_bom
+    assert plan.header_fields == ["Email", "Name"]
+    assert chunk_rows(p, plan) == [["z@x.com", "Zoë"]]

@@ -1,4 +1,5 @@
-"""`dagster dev` serves the definitions; a real import launched through GraphQL succeeds.
+"""`dagster dev` serves the definitions; a real import launched through GraphQL succeeds, and
+`cleanlist-pipeline backfill` launches a backfill through the same webserver.
 
 The webserver, daemon and code server run headless in their own process group on a free
 loopback port, with a fresh ``DAGSTER_HOME`` (so the embedded sandbox database is fresh too).
@@ -25,6 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_data" / "drops" / "2025-01-acme-webinar.csv"
 DAGSTER = Path(sys.executable).parent / "dagster"
+CLI = Path(sys.executable).parent / "cleanlist-pipeline"
 
 REPOS = """{ repositoriesOrError { __typename ... on RepositoryConnection {
   nodes { name location { name } jobs { name } } } } }"""
@@ -147,6 +149,26 @@ def test_an_import_launched_through_graphql_succeeds_and_reaches_the_sandbox(
                 time.sleep(1)
                 status = _gql(client, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
             assert status == "SUCCESS", f"run {run_id} ended {status}:\n{log.read_text()[-3000:]}"
+            # `cleanlist-pipeline backfill` launches a real asset backfill through the same
+            # webserver; the drop is imported already, so its run finds it all in the ledger.
+            backfill = subprocess.run(
+                [
+                    str(CLI),
+                    "backfill",
+                    "--url",
+                    f"http://127.0.0.1:{port}",
+                    "--drops",
+                    str(drops),
+                    "--wait",
+                ],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert backfill.returncode == 0, backfill.stdout + backfill.stderr[-2000:]
+            assert "1 drop(s)" in backfill.stdout and "COMPLETED" in backfill.stdout
         ledger = _ledger(home)
         assert ledger["csv_imports"]["executed"] > before
         (target,) = [

@@ -190,3 +190,16 @@ def test_new_lists_are_reported_for_partition_registration() -> None:
         known_lists=lambda list_id: list_id != "LNEW",
     )
     assert outcome.new_lists == ["LNEW"]
+
+
+def test_a_workflow_another_evaluator_already_finished_is_not_reported_again() -> None:
+    api, clock, state = FakeStatusAPI(), Clock(), EnrichmentCursor()
+    api.statuses["wf-00"] = [running("wf-00"), finished("wf-00")]
+    finished_elsewhere: set[str] = set()
+    lookup = lambda d: d.workflow_id in finished_elsewhere  # noqa: E731
+    run_tick(state, dispatches(1), set(), api, POLICY, now=clock, already_finished=lookup)
+    finished_elsewhere.add("wf-00")  # e.g. a CLI run ticking beside the daemon
+    clock.advance(5)
+    outcome = run_tick(state, [], set(), api, POLICY, now=clock, already_finished=lookup)
+    assert outcome.asset_events == []
+    assert state.pending == {} and len(outcome.run_requests) == 1

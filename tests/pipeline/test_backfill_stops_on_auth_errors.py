@@ -79,3 +79,16 @@ def test_backfill_wide_budget_stops_when_exhausted(pipeline: Pipeline) -> None:
     assert not third.success
     assert "budget max_credits=70" in failure_message(third)
     assert p.lead_count() == 60
+
+
+def test_budget_can_come_from_a_backfill_tag(pipeline: Pipeline) -> None:
+    """The UI's backfill dialog takes tags, not run config: ``cleanlist/max_credits`` works too."""
+    p = pipeline
+    for i in range(2):
+        (p.drops / f"t{i}.csv").write_text(HEADER + lead_rows(30, start=i * 100))
+    config = {"dispatch_enrichment": True, "enrichment_type": "partial"}
+    tags = {"dagster/backfill": "bf-tag", "cleanlist/max_credits": "40"}
+    assert p.run("t0.csv", config, tags=tags).success  # 30 of 40
+    second = p.run("t1.csv", config, tags=tags)  # 60 > 40
+    assert not second.success
+    assert "budget max_credits=40" in failure_message(second)

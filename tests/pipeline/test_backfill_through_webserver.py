@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import httpx
 import pytest
 
 from cleanlist_pipeline.defs.backfill import launch_drops_backfill, wait_for_backfill
 from cleanlist_pipeline.defs.config import load_settings
 from cleanlist_pipeline.defs.drops import scan_drops
+from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
 
 from .conftest import REPO
 
@@ -78,7 +80,9 @@ def test_backfill_of_sample_drops_completes(
             time.sleep(1)
 
         settings = load_settings(env)
-        launch = launch_drops_backfill(url, settings)
+        # max_credits travels as the runs' config (the backfill-wide budget); import-only
+        # runs spend nothing, so it only has to be accepted.
+        launch = launch_drops_backfill(url, settings, max_credits=1_000_000)
         keys = [d.key for d in scan_drops(sample_drops)]
         assert sorted(launch.partitions) == sorted(keys)
 
@@ -88,6 +92,15 @@ def test_backfill_of_sample_drops_completes(
         imported = [v for v in lists.values() if v["name"] == "backfill test"]
         assert imported and imported[0]["lead_count"] > 0
         assert imported[0]["imports_executed"] >= len(keys)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            for key in keys:
+                records = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[key]),
+                    limit=1,
+                ).records
+                assert records, f"{key} was not materialized by the backfill"
+                run = instance.get_run_by_id(records[0].run_id)
+                assert run is not None and run.tags.get("dagster/backfill") == launch.backfill_id
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

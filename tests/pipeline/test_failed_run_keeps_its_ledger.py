@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
+
 from cleanlist_pipeline.api.errors import ServerError
 from cleanlist_pipeline.defs.checks import evaluate_failed_chunks
+from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
 from cleanlist_pipeline.defs.resources import CleanlistResource
 
 from .conftest import HEADER, Pipeline, failure_message, lead_rows
@@ -58,6 +61,23 @@ def test_rerun_imports_only_the_failed_chunks(pipeline: Pipeline) -> None:
     assert p.lead_count() == 1200  # the two chunks that committed
     failures = evaluate_failed_chunks(p.instance, "big.csv")
     assert sorted(f["chunk"] for f in failures) == [2, 3, 4]
+    # "Execute checks" on its own (no partition) judges every partition and names the bad one.
+    checks_only = dg.Definitions.merge(
+        p.definitions(),
+        dg.Definitions(
+            jobs=[
+                dg.define_asset_job(
+                    "import_checks", selection=dg.AssetSelection.checks_for_assets(IMPORT_ASSET_KEY)
+                )
+            ]
+        ),
+    ).resolve_job_def("import_checks")
+    evaluations = {
+        e.check_name: e
+        for e in checks_only.execute_in_process(instance=p.instance).get_asset_check_evaluations()
+    }
+    assert not evaluations["no_chunk_failed"].passed
+    assert "big.csv" in (evaluations["no_chunk_failed"].description or "")
 
     requests = p.csv_requests()
     again = p.run("big.csv")

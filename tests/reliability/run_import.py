@@ -96,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         }
         resource_config = json.loads(args.resource_config)
         if resource_config:
+            # Launch-time resource config replaces the resource's constructor values, the
+            # EnvVar-set key and base URL included (the resource would silently fall back to
+            # the embedded sandbox): name them again, from the same environment variables.
+            resource_config = {
+                "api_key": {"env": "CLEANLIST_API_KEY"},
+                "base_url": {"env": "CLEANLIST_BASE_URL"},
+                **resource_config,
+            }
             run_config["resources"] = {"cleanlist": {"config": resource_config}}
         result = dg.execute_job(
             job, instance, run_config=run_config, tags={"dagster/partition": args.partition}

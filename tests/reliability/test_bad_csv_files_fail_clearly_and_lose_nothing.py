@@ -51,7 +51,8 @@ def _garbage() -> bytes:
 
 CASES = [
     Case("unterminated_quote.csv",
-         (HEADER + _good(10, "u") + 'Fx,"never closed,x@example.com,Co\n' + _good(10, "v")).encode(),
+         (HEADER + _good(10, "u") + 'Fx,"never closed,x@example.com,Co\n'
+          + _good(10, "v")).encode(),
          True, (r"record 12", r"line 12", r"quote", r"close")),
     Case("nul_bytes.csv", (HEADER + _good(3, "n")).encode().replace(b"Co 1", b"Co\x00\x001"),
          True, (r"NUL", r"byte offset \d+", r"line \d+", r"UTF-8 CSV")),

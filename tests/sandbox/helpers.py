@@ -13,8 +13,16 @@ from pydantic import BaseModel
 
 # Contract §5.1: the error envelope's always-present and optional keys.
 ERROR_ALWAYS = {"code", "problem", "retryable", "docs_url", "request_id"}
-ERROR_OPTIONAL = {"cause", "fix", "retry_after_ms", "details", "suggested_actions",
-                  "estimated_cost_credits", "available_credits", "shortfall_credits"}
+ERROR_OPTIONAL = {
+    "cause",
+    "fix",
+    "retry_after_ms",
+    "details",
+    "suggested_actions",
+    "estimated_cost_credits",
+    "available_credits",
+    "shortfall_credits",
+}
 # FastAPI's 422 items: the SDK's ValidationError declares loc/msg/type; FastAPI on pydantic v2
 # also sends input (and ctx).
 DETAIL_KEYS = {"type", "loc", "msg", "input", "ctx"}
@@ -86,7 +94,8 @@ def check_422(r: httpx.Response) -> list[dict[str, Any]]:
     for item in body["detail"]:
         assert {"type", "loc", "msg"} <= set(item) <= DETAIL_KEYS, item
     assert HTTPValidationError.from_dict(
-        {"detail": [{k: item[k] for k in ("type", "loc", "msg")} for item in body["detail"]]})
+        {"detail": [{k: item[k] for k in ("type", "loc", "msg")} for item in body["detail"]]}
+    )
     return list(body["detail"])
 
 
@@ -94,3 +103,12 @@ def b64(text: str | bytes) -> str:
     """Standard base64 of a CSV text (UTF-8)."""
     raw = text.encode() if isinstance(text, str) else text
     return base64.b64encode(raw).decode()
+
+
+def post_csv(
+    client: httpx.Client, list_id: str, csv_text: str | bytes, **fields: Any
+) -> httpx.Response:
+    """``POST …/csv-import`` of ``csv_text`` (base64-encoded here); ``fields`` are the other
+    body keys (``column_mapping``, ``enrichment_type``, ``idempotency_key``, …)."""
+    body = {"csv_content_base64": b64(csv_text), **fields}
+    return client.post(f"/lead-lists/{list_id}/csv-import", json=body)

@@ -8,13 +8,17 @@ from cleanlist_ai.models.csv_import_response import CsvImportResponse
 
 from cleanlist_pipeline.testing import SandboxHandle, start_sandbox_process
 
-from .helpers import b64, check_error, check_model
+from .helpers import check_error, check_model, post_csv
 
 MAPPING = {"email": "Email"}
 
 
 def test_missing_or_unknown_key_is_401(cleanlist_sandbox: SandboxHandle) -> None:
-    for headers in ({}, {"Authorization": "Bearer clapi_nope"}, {"X-API-Key": cleanlist_sandbox.key}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer clapi_nope"},
+        {"X-API-Key": cleanlist_sandbox.key},
+    ):
         r = httpx.get(cleanlist_sandbox.v2 + "/lead-lists", headers=headers)
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
 
@@ -29,16 +33,21 @@ def test_scope_is_enforced_with_details(cleanlist_sandbox: SandboxHandle) -> Non
         assert err["details"] == {"required": ["lists:write"], "granted": ["lists:read"]}
         assert c.get("/credits/balance").status_code == 403
         valid = c.get("/auth/validate-key").json()
-        assert valid == {"valid": True, "user_id": "u_sandbox_owner",
-                         "organization_id": "org_sandbox"}
+        assert valid == {
+            "valid": True,
+            "user_id": "u_sandbox_owner",
+            "organization_id": "org_sandbox",
+        }
     with cleanlist_sandbox.client("v2", key=key) as c:
         assert c.get("/auth/validate-key").status_code == 404
 
 
-def test_injected_503_and_429_burst_are_retryable(cleanlist_sandbox: SandboxHandle,
-                                                  api: httpx.Client) -> None:
-    cleanlist_sandbox.set_faults([{"method": "GET", "path": "/lead-lists", "p_503": 1.0,
-                                   "retry_after_s": 0.4}])
+def test_injected_503_and_429_burst_are_retryable(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
+    cleanlist_sandbox.set_faults(
+        [{"method": "GET", "path": "/lead-lists", "p_503": 1.0, "retry_after_s": 0.4}]
+    )
     r = api.get("/lead-lists")
     err = r.json()["error"]
     assert r.status_code == 503 and err["code"] == "service_unavailable" and err["retryable"]
@@ -53,25 +62,26 @@ def test_injected_503_and_429_burst_are_retryable(cleanlist_sandbox: SandboxHand
 
 
 def test_commit_then_drop_is_a_transport_error_after_commit(
-        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     list_id = api.post("/lead-lists", json={"name": "Dropped"}).json()["list_id"]
     cleanlist_sandbox.set_faults([{"path": "csv-import", "drop_next": 1}])
-    body = {"csv_content_base64": b64("Email\na@x.com\nb@x.com\n"), "column_mapping": MAPPING,
-            "dispatch_enrichment": False, "idempotency_key": "drop-1"}
+    rows = "Email\na@x.com\nb@x.com\n"
+    fields = {"column_mapping": MAPPING, "dispatch_enrichment": False, "idempotency_key": "drop-1"}
     with pytest.raises(httpx.TransportError):
-        api.post(f"/lead-lists/{list_id}/csv-import", json=body)
+        post_csv(api, list_id, rows, **fields)
     ledger = cleanlist_sandbox.ledger()
     assert ledger["lists"][list_id]["lead_count"] == 2
     assert ledger["csv_imports"]["executed"] == 1
     assert ledger["faults"]["POST /lead-lists/{list_id}/csv-import"]["drop"] == 1
-    retry = check_model(CsvImportResponse,
-                        api.post(f"/lead-lists/{list_id}/csv-import", json=body).json())
+    retry = check_model(CsvImportResponse, post_csv(api, list_id, rows, **fields).json())
     assert retry.idempotency_replayed is True and retry.rows_imported == 2
     assert api.get(f"/lead-lists/{list_id}").json()["lead_count"] == 2
 
 
-def test_seeded_faults_repeat_the_same_sequence(cleanlist_sandbox: SandboxHandle,
-                                                api: httpx.Client) -> None:
+def test_seeded_faults_repeat_the_same_sequence(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     def run() -> list[int]:
         cleanlist_sandbox.set_faults([{"path": "whoami", "p_503": 0.5}], seed=7)
         return [api.get("/whoami").status_code for _ in range(12)]

@@ -20,9 +20,20 @@ from cleanlist_pipeline.testing import SandboxHandle
 from .helpers import check_error, check_model
 
 # Contract §1 "Scopes".
-ALL_SCOPES = ["lists:read", "lists:write", "enrich:read", "enrich:write", "credits:read",
-              "people:read", "companies:read", "export:read", "sync:write", "smart_agents:read",
-              "smart_agents:write", "admin:api_keys"]
+ALL_SCOPES = [
+    "lists:read",
+    "lists:write",
+    "enrich:read",
+    "enrich:write",
+    "credits:read",
+    "people:read",
+    "companies:read",
+    "export:read",
+    "sync:write",
+    "smart_agents:read",
+    "smart_agents:write",
+    "admin:api_keys",
+]
 LIST = "{list}"
 QUOTE = "qte_k0000_1700000000_" + "0" * 32
 # (method, path, documented scope, JSON body) — ``{list}`` is replaced by a real list id.
@@ -35,12 +46,23 @@ ROUTES: list[tuple[str, str, str | None, Any]] = [
     ("GET", f"/lead-lists/{LIST}/leads", "lists:read", None),
     ("POST", f"/lead-lists/{LIST}/leads", "lists:write", {"lead_ids": ["lead_x"]}),
     ("DELETE", f"/lead-lists/{LIST}/leads", "lists:write", {"lead_ids": ["lead_x"]}),
-    ("POST", f"/lead-lists/{LIST}/csv-import", "lists:write",
-     {"csv_content_base64": "RW1haWwKYUB4LmNvbQo=", "column_mapping": {"email": "Email"},
-      "dispatch_enrichment": False}),
+    (
+        "POST",
+        f"/lead-lists/{LIST}/csv-import",
+        "lists:write",
+        {
+            "csv_content_base64": "RW1haWwKYUB4LmNvbQo=",
+            "column_mapping": {"email": "Email"},
+            "dispatch_enrichment": False,
+        },
+    ),
     ("POST", "/enrichment/bulk", "enrich:write", {"list_id": LIST, "quote_id": QUOTE}),
-    ("POST", "/enrichment/by-task", "enrich:write",
-     {"task_id": "cl-task_x", "data_points": ["Email"]}),
+    (
+        "POST",
+        "/enrichment/by-task",
+        "enrich:write",
+        {"task_id": "cl-task_x", "data_points": ["Email"]},
+    ),
     ("GET", "/enrichment/status/bulk-enrich-x", "enrich:read", None),
     ("GET", "/credits/balance", "credits:read", None),
     ("POST", "/credits/estimate", "credits:read", {"tool": "enrich_person"}),
@@ -61,16 +83,18 @@ def _fill(value: Any, list_id: str) -> Any:
     return value
 
 
-def _call(client: httpx.Client, route: tuple[str, str, str | None, Any],
-          list_id: str) -> httpx.Response:
+def _call(
+    client: httpx.Client, route: tuple[str, str, str | None, Any], list_id: str
+) -> httpx.Response:
     method, path, _scope, body = route
     kw = {"json": _fill(body, list_id)} if body is not None else {}
     return client.request(method, _fill(path, list_id), **kw)
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_every_endpoint_answers_401_without_a_valid_key(cleanlist_sandbox: SandboxHandle,
-                                                        version: str) -> None:
+def test_every_endpoint_answers_401_without_a_valid_key(
+    cleanlist_sandbox: SandboxHandle, version: str
+) -> None:
     list_id = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     base = cleanlist_sandbox.v1 if version == "v1" else cleanlist_sandbox.v2
     for headers in ({}, {"Authorization": "Bearer clapi_unknown_" + "x" * 40}):
@@ -84,7 +108,8 @@ def test_every_endpoint_answers_401_without_a_valid_key(cleanlist_sandbox: Sandb
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_every_scoped_endpoint_names_required_and_granted_scopes(
-        cleanlist_sandbox: SandboxHandle, version: str) -> None:
+    cleanlist_sandbox: SandboxHandle, version: str
+) -> None:
     list_id = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     for route in _routes(version):
         scope = route[2]
@@ -114,15 +139,19 @@ def test_free_endpoints_need_no_scope(cleanlist_sandbox: SandboxHandle, version:
         validate = c.get("/auth/validate-key")
         if version == "v1":
             assert validate.status_code == 200
-            assert validate.json() == {"valid": True, "user_id": "u_sandbox_owner",
-                                       "organization_id": "org_sandbox"}
+            assert validate.json() == {
+                "valid": True,
+                "user_id": "u_sandbox_owner",
+                "organization_id": "org_sandbox",
+            }
         else:
             check_error(validate, 404, "not_found")
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_unknown_ids_are_404_not_found_everywhere(cleanlist_sandbox: SandboxHandle,
-                                                  version: str) -> None:
+def test_unknown_ids_are_404_not_found_everywhere(
+    cleanlist_sandbox: SandboxHandle, version: str
+) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     private = cleanlist_sandbox.seed_info()["lists"]["Teammate Private"]
     with cleanlist_sandbox.client(version) as c:
@@ -134,18 +163,22 @@ def test_unknown_ids_are_404_not_found_everywhere(cleanlist_sandbox: SandboxHand
             check_error(r, 404, "not_found")
         for handle in ("bulk-enrich-000000000000", "enrich-000000000000", "cl-task_0000"):
             check_error(c.get(f"/enrichment/status/{handle}"), 404, "not_found")
-        r = c.post("/enrichment/by-task", json={"task_id": "cl-task_0000",
-                                                 "data_points": ["Email"]})
+        r = c.post(
+            "/enrichment/by-task", json={"task_id": "cl-task_0000", "data_points": ["Email"]}
+        )
         check_error(r, 404, "not_found")
-        r = c.post("/credits/estimate", json={"tool": "enrich_by_task",
-                                              "task_id": "cl-task_0000", "data_points": ["Email"]})
+        r = c.post(
+            "/credits/estimate",
+            json={"tool": "enrich_by_task", "task_id": "cl-task_0000", "data_points": ["Email"]},
+        )
         check_error(r, 404, "not_found")
     assert cleanlist_sandbox.ledger()["lists"][private]["lead_count"] == 3
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_unknown_paths_and_methods_keep_the_envelope(cleanlist_sandbox: SandboxHandle,
-                                                     version: str) -> None:
+def test_unknown_paths_and_methods_keep_the_envelope(
+    cleanlist_sandbox: SandboxHandle, version: str
+) -> None:
     with cleanlist_sandbox.client(version) as c:
         check_error(c.get("/no-such-endpoint"), 404, "not_found")
         check_error(c.put("/lead-lists", json={}), 405, "method_not_allowed")
@@ -163,9 +196,11 @@ def test_admin_api_refuses_clients_that_are_not_loopback(tmp_path: Path) -> None
     async def ask(client_host: str) -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
-            return [await c.get("/_sandbox/settings"),
-                    await c.post("/_sandbox/settings", json={"credits": 1}),
-                    await c.post("/_sandbox/reset", json={})]
+            return [
+                await c.get("/_sandbox/settings"),
+                await c.post("/_sandbox/settings", json={"credits": 1}),
+                await c.post("/_sandbox/reset", json={}),
+            ]
 
     try:
         for remote in ("10.0.0.7", "192.168.1.20", "2001:db8::1"):

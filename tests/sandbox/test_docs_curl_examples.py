@@ -63,7 +63,8 @@ CURL_WRAPPER = (
 ENDPOINT_LINE = re.compile(r"^(GET|POST|PATCH|DELETE) (/\S+)$", re.M)
 SETUP_LINE = re.compile(r"([A-Za-z_]\w*=\$\([^()\n]*\))$")
 SAMPLE_VALUES = {
-    "first_name": ("Jane", "Raj", "Lena"), "last_name": ("Doe", "Patel", "Berg"),
+    "first_name": ("Jane", "Raj", "Lena"),
+    "last_name": ("Doe", "Patel", "Berg"),
     "full_name": ("Jane Doe", "Raj Patel", "Lena Berg"),
     "email": ("jane@acme.example", "raj@globex.example", "lena@initech.example"),
     "company_name": ("Acme", "Globex", "Initech"),
@@ -76,11 +77,11 @@ SAMPLE_VALUES = {
 class CurlExample:
     """One documented example: its shell text and what the doc says comes back."""
 
-    script: str                      # setup lines (e.g. ``B64=$(…)``) + the curl command
+    script: str  # setup lines (e.g. ``B64=$(…)``) + the curl command
     method: str
-    path: str                        # the URL path as printed, prefix included
-    endpoint: str                    # the section's "METHOD /template"
-    status: int                      # "Returns NNN." in the section, else 200
+    path: str  # the URL path as printed, prefix included
+    endpoint: str  # the section's "METHOD /template"
+    status: int  # "Returns NNN." in the section, else 200
     response: dict[str, Any] | None  # the example body printed with it
 
 
@@ -135,7 +136,7 @@ def _response_before(text: str, section_start: int, script_start: int) -> dict[s
     """The section's JSON block that ends right where the example starts (a "Response" block)."""
     for m in re.finditer(r"^\{", text[section_start:script_start], re.M):
         hit = _json_at(text, section_start + m.start())
-        if hit and not text[hit[1]:script_start].strip():
+        if hit and not text[hit[1] : script_start].strip():
             return hit[0]
     return None
 
@@ -147,7 +148,7 @@ def extract_examples(text: str) -> list[CurlExample]:
         start = m.start()
         end = _command_end(text, start)
         script_start = start
-        before = text[:start - 1].rsplit("\n", 1)[-1] if start else ""
+        before = text[: start - 1].rsplit("\n", 1)[-1] if start else ""
         setup = SETUP_LINE.search(before)
         if setup:
             script_start = start - 1 - len(before) + setup.start()
@@ -155,23 +156,29 @@ def extract_examples(text: str) -> list[CurlExample]:
         sections = list(ENDPOINT_LINE.finditer(text, 0, start))
         assert sections, f"no 'METHOD /path' line above the example at offset {start}"
         section = sections[-1]
-        returns = re.search(r"Returns (\d{3})\b", text[section.end():start])
+        returns = re.search(r"Returns (\d{3})\b", text[section.end() : start])
         after = text[end:].lstrip(" ")
         follows = _json_at(after, 0) if after.startswith("{") else None
-        response = follows[0] if follows else _response_before(text, section.end(),
-                                                                script_start)
+        response = follows[0] if follows else _response_before(text, section.end(), script_start)
         method = re.search(r"-X\s+([A-Z]+)", script)
         url = re.search(re.escape(DOC_HOST) + r"(/[^\s'\"\\]+)", script)
         assert url, f"example without a {DOC_HOST} URL:\n{script}"
-        examples.append(CurlExample(
-            script=script, method=method.group(1) if method else "GET", path=url.group(1),
-            endpoint=f"{section.group(1)} {section.group(2)}",
-            status=int(returns.group(1)) if returns else 200, response=response))
+        examples.append(
+            CurlExample(
+                script=script,
+                method=method.group(1) if method else "GET",
+                path=url.group(1),
+                endpoint=f"{section.group(1)} {section.group(2)}",
+                status=int(returns.group(1)) if returns else 200,
+                response=response,
+            )
+        )
     return examples
 
 
-def localise(script: str, *, origin: str, prefix: str, key: str, list_id: str,
-             lead_ids: tuple[str, str]) -> str:
+def localise(
+    script: str, *, origin: str, prefix: str, key: str, list_id: str, lead_ids: tuple[str, str]
+) -> str:
     """Apply exactly the permitted substitutions (host, prefix, key, ids, base64 flag)."""
     out = script.replace(DOC_HOST, origin).replace(PREFIXES["v1"] + "/", prefix + "/")
     out = out.replace(DOC_KEY, key).replace(DOC_LIST_ID, list_id)
@@ -190,8 +197,9 @@ def write_leads_csv(script: str, folder: Path) -> int:
     mapping: dict[str, str] = json.loads(mapping_json.group(1))
     rows = [",".join(mapping.values())]
     for i in range(3):
-        rows.append(",".join(SAMPLE_VALUES.get(f, (f"{f} 1", f"{f} 2", f"{f} 3"))[i]
-                             for f in mapping))
+        rows.append(
+            ",".join(SAMPLE_VALUES.get(f, (f"{f} 1", f"{f} 2", f"{f} 3"))[i] for f in mapping)
+        )
     (folder / "leads.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return 3
 
@@ -201,8 +209,15 @@ def run_example(script: str, folder: Path) -> tuple[int, dict[str, Any]]:
     body_path = folder / "response.json"
     body_path.unlink(missing_ok=True)
     env = dict(os.environ, CURL_BODY=str(body_path))
-    done = subprocess.run(["bash", "-c", CURL_WRAPPER + script], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=90, check=False)
+    done = subprocess.run(
+        ["bash", "-c", CURL_WRAPPER + script],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert done.returncode == 0, f"bash/curl failed ({done.returncode}): {done.stderr}"
     return int(done.stdout.strip()), json.loads(body_path.read_text(encoding="utf-8"))
 
@@ -223,8 +238,9 @@ def test_every_curl_example_of_the_page_is_extracted_with_its_response(source: s
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_curl_examples_run_against_the_sandbox(cleanlist_sandbox: SandboxHandle,
-                                               tmp_path: Path, version: str) -> None:
+def test_curl_examples_run_against_the_sandbox(
+    cleanlist_sandbox: SandboxHandle, tmp_path: Path, version: str
+) -> None:
     assert shutil.which("curl") and shutil.which("bash"), "these examples need bash and curl"
     prefix = PREFIXES[version]
     with cleanlist_sandbox.client(version) as api:
@@ -236,9 +252,14 @@ def test_curl_examples_run_against_the_sandbox(cleanlist_sandbox: SandboxHandle,
             where = f"{example.endpoint} on {prefix}"
             if DOC_LIST_ID in example.script and list_id is None:
                 list_id = api.post("/lead-lists", json={"name": "Docs target"}).json()["list_id"]
-            script = localise(example.script, origin=cleanlist_sandbox.origin, prefix=prefix,
-                              key=cleanlist_sandbox.key, list_id=list_id or "",
-                              lead_ids=lead_ids)
+            script = localise(
+                example.script,
+                origin=cleanlist_sandbox.origin,
+                prefix=prefix,
+                key=cleanlist_sandbox.key,
+                list_id=list_id or "",
+                lead_ids=lead_ids,
+            )
             csv_rows = write_leads_csv(script, tmp_path) if "leads.csv" in script else None
             status, body = run_example(script, tmp_path)
             assert status == example.status, (where, status, body)
@@ -248,7 +269,7 @@ def test_curl_examples_run_against_the_sandbox(cleanlist_sandbox: SandboxHandle,
             if DOC_LIST_ID in example.script:
                 assert body["list_id"] == list_id, where
             else:
-                list_id = body["list_id"]   # the list the create example made
+                list_id = body["list_id"]  # the list the create example made
             if csv_rows is None:
                 for name, value in example.response.items():
                     if name not in VOLATILE:

@@ -12,7 +12,7 @@ from cleanlist_ai.models.workflow_status_response import WorkflowStatusResponse
 
 from cleanlist_pipeline.testing import SandboxHandle
 
-from .helpers import b64, check_model
+from .helpers import check_model, post_csv
 
 MAPPING = {"email": "Email", "full_name": "Name", "company_name": "Company"}
 
@@ -32,13 +32,12 @@ def _status(api: httpx.Client, handle: str) -> WorkflowStatusResponse:
 
 
 @pytest.mark.parametrize("etype", ["partial", "phone_only", "full"])
-def test_csv_dispatch_settles_pay_for_results(cleanlist_sandbox: SandboxHandle,
-                                              api: httpx.Client, etype: str) -> None:
+def test_csv_dispatch_settles_pay_for_results(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client, etype: str
+) -> None:
     list_id = api.post("/lead-lists", json={"name": "Enrich"}).json()["list_id"]
     before = _balance(api)
-    r = api.post(f"/lead-lists/{list_id}/csv-import", json={
-        "csv_content_base64": b64(_csv(40)), "column_mapping": MAPPING,
-        "enrichment_type": etype})
+    r = post_csv(api, list_id, _csv(40), column_mapping=MAPPING, enrichment_type=etype)
     assert r.status_code == 201, r.text
     body = r.json()
     unit = {"partial": 1, "phone_only": 10, "full": 11}[etype]
@@ -71,14 +70,15 @@ def test_csv_dispatch_settles_pay_for_results(cleanlist_sandbox: SandboxHandle,
     assert ledger["charges"]["leads_charged_more_than_once"] == 0
 
 
-def test_failed_workflow_refunds_everything(cleanlist_sandbox: SandboxHandle,
-                                            api: httpx.Client) -> None:
+def test_failed_workflow_refunds_everything(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     cleanlist_sandbox.settings(fail_next_workflow=True)
     list_id = api.post("/lead-lists", json={"name": "Doomed"}).json()["list_id"]
     before = _balance(api)
-    wf = api.post(f"/lead-lists/{list_id}/csv-import", json={
-        "csv_content_base64": b64(_csv(5)), "column_mapping": MAPPING,
-        "enrichment_type": "full"}).json()["workflow_id"]
+    wf = post_csv(api, list_id, _csv(5), column_mapping=MAPPING, enrichment_type="full").json()[
+        "workflow_id"
+    ]
     cleanlist_sandbox.advance_clock(5)
     st = _status(api, wf)
     assert st.status == "failed" and st.credits_charged == 0 and st.credits_refunded == 55
@@ -87,38 +87,52 @@ def test_failed_workflow_refunds_everything(cleanlist_sandbox: SandboxHandle,
     assert cleanlist_sandbox.settings()["fail_next_workflow"] is False
 
 
-def test_insufficient_credits_imports_nothing(cleanlist_sandbox: SandboxHandle,
-                                              api: httpx.Client) -> None:
+def test_insufficient_credits_imports_nothing(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     cleanlist_sandbox.settings(credits=50)
     list_id = api.post("/lead-lists", json={"name": "Poor"}).json()["list_id"]
-    r = api.post(f"/lead-lists/{list_id}/csv-import", json={
-        "csv_content_base64": b64(_csv(10)), "column_mapping": MAPPING,
-        "enrichment_type": "phone_only", "idempotency_key": "poor-1"})
+    r = post_csv(
+        api,
+        list_id,
+        _csv(10),
+        column_mapping=MAPPING,
+        enrichment_type="phone_only",
+        idempotency_key="poor-1",
+    )
     err = r.json()["error"]
     assert r.status_code == 400 and err["code"] == "insufficient_credits"
-    assert (err["estimated_cost_credits"], err["available_credits"],
-            err["shortfall_credits"]) == (100, 50, 50)
+    assert (err["estimated_cost_credits"], err["available_credits"], err["shortfall_credits"]) == (
+        100,
+        50,
+        50,
+    )
     assert api.get(f"/lead-lists/{list_id}").json()["lead_count"] == 0
 
 
-def test_estimate_quote_is_single_use_and_expires(cleanlist_sandbox: SandboxHandle,
-                                                  api: httpx.Client) -> None:
+def test_estimate_quote_is_single_use_and_expires(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
-    est = api.post("/credits/estimate", json={"tool": "enrich_list", "list_id": sample,
-                                              "scope": "phone-only"})
+    est = api.post(
+        "/credits/estimate", json={"tool": "enrich_list", "list_id": sample, "scope": "phone-only"}
+    )
     q = check_model(EstimateCostResponse, est.json())
     assert q.quote_id.startswith("qte_") and q.estimated_cost == 250 and q.row_count == 25
     assert q.sufficient is True
-    r = api.post("/enrichment/bulk", json={"list_id": sample, "scope": "phone-only",
-                                           "quote_id": q.quote_id})
+    r = api.post(
+        "/enrichment/bulk", json={"list_id": sample, "scope": "phone-only", "quote_id": q.quote_id}
+    )
     assert r.status_code == 200, r.text
     bulk = check_model(EnrichListResponse, r.json())
     assert bulk.credits_reserved == 250 and bulk.poll_url.startswith("http://127.0.0.1:")
-    again = api.post("/enrichment/bulk", json={"list_id": sample, "scope": "phone-only",
-                                               "quote_id": q.quote_id})
+    again = api.post(
+        "/enrichment/bulk", json={"list_id": sample, "scope": "phone-only", "quote_id": q.quote_id}
+    )
     assert again.status_code == 400 and again.json()["error"]["code"] == "quote_already_used"
-    wrong = api.post("/credits/estimate", json={"tool": "enrich_list", "list_id": sample,
-                                                "scope": "partial"}).json()["quote_id"]
+    wrong = api.post(
+        "/credits/estimate", json={"tool": "enrich_list", "list_id": sample, "scope": "partial"}
+    ).json()["quote_id"]
     r = api.post("/enrichment/bulk", json={"list_id": sample, "scope": "full", "quote_id": wrong})
     assert r.status_code == 400
     late = api.post("/credits/estimate", json={"tool": "enrich_list", "list_id": sample}).json()
@@ -129,8 +143,9 @@ def test_estimate_quote_is_single_use_and_expires(cleanlist_sandbox: SandboxHand
     assert api.post("/enrichment/bulk", json={"list_id": sample}).status_code == 422
 
 
-def test_by_task_needs_quote_and_runs_async(cleanlist_sandbox: SandboxHandle,
-                                            api: httpx.Client) -> None:
+def test_by_task_needs_quote_and_runs_async(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     page = api.get(f"/lead-lists/{sample}/leads", params={"limit": 8}).json()
     body = {"task_id": page["task_id"], "data_points": ["Email"]}

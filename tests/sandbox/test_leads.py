@@ -26,8 +26,9 @@ def _all_pages(api: httpx.Client, list_id: str, limit: int) -> list[dict]:
             return pages
 
 
-def test_pages_cover_the_list_once_with_signed_cursors(cleanlist_sandbox: SandboxHandle,
-                                                       api: httpx.Client) -> None:
+def test_pages_cover_the_list_once_with_signed_cursors(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     list_id = cleanlist_sandbox.seed_list("Paged", 1234, enriched_fraction=0.25)
     pages = _all_pages(api, list_id, 500)
     assert [len(p["leads"]) for p in pages] == [500, 500, 234]
@@ -43,27 +44,31 @@ def test_pages_cover_the_list_once_with_signed_cursors(cleanlist_sandbox: Sandbo
     assert sum(1 for p in pages for x in p["leads"] if x["email"]) == 309
 
 
-def test_foreign_or_garbled_cursor_is_400(cleanlist_sandbox: SandboxHandle,
-                                          api: httpx.Client) -> None:
+def test_foreign_or_garbled_cursor_is_400(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     lists = cleanlist_sandbox.seed_info()["lists"]
     first = api.get(f"/lead-lists/{lists['Sample Leads']}/leads", params={"limit": 5}).json()
     for cursor in ("100", first["cursor"] + "x", "%%%"):
         r = api.get(f"/lead-lists/{lists['Sample Leads']}/leads", params={"cursor": cursor})
         assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
-    other = api.get(f"/lead-lists/{lists['Team Prospects']}/leads",
-                    params={"cursor": first["cursor"]})
+    other = api.get(
+        f"/lead-lists/{lists['Team Prospects']}/leads", params={"cursor": first["cursor"]}
+    )
     assert other.status_code == 400
     other_key = cleanlist_sandbox.add_key(["lists:read"])
     with cleanlist_sandbox.client(key=other_key) as c2:
-        r = c2.get(f"/lead-lists/{lists['Sample Leads']}/leads",
-                   params={"cursor": first["cursor"]})
+        r = c2.get(f"/lead-lists/{lists['Sample Leads']}/leads", params={"cursor": first["cursor"]})
         assert r.status_code == 400
-    assert api.get(f"/lead-lists/{lists['Sample Leads']}/leads",
-                   params={"limit": 501}).status_code == 422
+    assert (
+        api.get(f"/lead-lists/{lists['Sample Leads']}/leads", params={"limit": 501}).status_code
+        == 422
+    )
 
 
-def test_add_by_ids_counts_duplicates_and_replays_with_key(cleanlist_sandbox: SandboxHandle,
-                                                           api: httpx.Client) -> None:
+def test_add_by_ids_counts_duplicates_and_replays_with_key(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     lists = cleanlist_sandbox.seed_info()["lists"]
     leads = api.get(f"/lead-lists/{lists['Team Prospects']}/leads").json()["leads"]
     ids = [x["lead_id"] for x in leads]
@@ -79,8 +84,9 @@ def test_add_by_ids_counts_duplicates_and_replays_with_key(cleanlist_sandbox: Sa
     assert cleanlist_sandbox.ledger()["adds"] == {"executed": 2, "replayed": 1}
 
 
-def test_add_by_cohort_and_its_failures(cleanlist_sandbox: SandboxHandle,
-                                        api: httpx.Client) -> None:
+def test_add_by_cohort_and_its_failures(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     lists = cleanlist_sandbox.seed_info()["lists"]
     page = api.get(f"/lead-lists/{lists['Sample Leads']}/leads", params={"limit": 10}).json()
     target = api.post("/lead-lists", json={"name": "Cohort"}).json()["list_id"]
@@ -97,12 +103,18 @@ def test_add_by_cohort_and_its_failures(cleanlist_sandbox: SandboxHandle,
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
-def test_add_rejects_both_neither_and_unreachable(api: httpx.Client,
-                                                  cleanlist_sandbox: SandboxHandle) -> None:
+def test_add_rejects_both_neither_and_unreachable(
+    api: httpx.Client, cleanlist_sandbox: SandboxHandle
+) -> None:
     target = api.post("/lead-lists", json={"name": "Strict"}).json()["list_id"]
     url = f"/lead-lists/{target}/leads"
-    for bad in ({}, {"lead_ids": ["lead_x"], "task_id": "cl-task_x"}, {"lead_ids": []},
-                {"lead_ids": ["a"] * 1001}, {"lead_ids": ["a"], "idempotency_key": "k" * 129}):
+    for bad in (
+        {},
+        {"lead_ids": ["lead_x"], "task_id": "cl-task_x"},
+        {"lead_ids": []},
+        {"lead_ids": ["a"] * 1001},
+        {"lead_ids": ["a"], "idempotency_key": "k" * 129},
+    ):
         r = api.post(url, json=bad)
         assert r.status_code == 422 and r.json()["detail"], bad
     r = api.post(url, json={"lead_ids": ["lead_does_not_exist"]})
@@ -110,8 +122,9 @@ def test_add_rejects_both_neither_and_unreachable(api: httpx.Client,
     assert api.post("/lead-lists/nope/leads", json={"lead_ids": ["x"]}).status_code == 404
 
 
-def test_remove_counts_real_deletions_and_caps_at_100(cleanlist_sandbox: SandboxHandle,
-                                                      api: httpx.Client) -> None:
+def test_remove_counts_real_deletions_and_caps_at_100(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     ids = [x["lead_id"] for x in api.get(f"/lead-lists/{sample}/leads").json()["leads"]]
     url = f"/lead-lists/{sample}/leads"
@@ -124,8 +137,9 @@ def test_remove_counts_real_deletions_and_caps_at_100(cleanlist_sandbox: Sandbox
     assert api.get(f"/lead-lists/{sample}").json()["lead_count"] == 22
 
 
-def test_page_size_defaults_to_100_and_limit_is_checked(cleanlist_sandbox: SandboxHandle,
-                                                       api: httpx.Client) -> None:
+def test_page_size_defaults_to_100_and_limit_is_checked(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     list_id = cleanlist_sandbox.seed_list("Hundreds", 150)
     page = check_model(LeadsPageResponse, api.get(f"/lead-lists/{list_id}/leads").json())
     assert len(page.leads) == 100 and page.total == 150 and page.cursor
@@ -136,13 +150,15 @@ def test_page_size_defaults_to_100_and_limit_is_checked(cleanlist_sandbox: Sandb
     assert len(full["leads"]) == 150 and full["cursor"] is None
 
 
-def test_cohort_lifetime_follows_the_setting(cleanlist_sandbox: SandboxHandle,
-                                             api: httpx.Client) -> None:
+def test_cohort_lifetime_follows_the_setting(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     cleanlist_sandbox.settings(cohort_ttl_seconds=120)
     sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     first = api.get(f"/lead-lists/{sample}/leads", params={"limit": 3}).json()
-    second = api.get(f"/lead-lists/{sample}/leads",
-                     params={"limit": 3, "cursor": first["cursor"]}).json()
+    second = api.get(
+        f"/lead-lists/{sample}/leads", params={"limit": 3, "cursor": first["cursor"]}
+    ).json()
     assert first["task_id"] != second["task_id"]
     target = api.post("/lead-lists", json={"name": "Cohorts"}).json()["list_id"]
     url = f"/lead-lists/{target}/leads"
@@ -154,8 +170,9 @@ def test_cohort_lifetime_follows_the_setting(cleanlist_sandbox: SandboxHandle,
     assert api.get(f"/lead-lists/{target}").json()["lead_count"] == 3
 
 
-def test_leads_of_another_org_are_unreachable(cleanlist_sandbox: SandboxHandle,
-                                              api: httpx.Client) -> None:
+def test_leads_of_another_org_are_unreachable(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     page = api.get(f"/lead-lists/{sample}/leads", params={"limit": 2}).json()
     outsider = cleanlist_sandbox.add_key(["*"], user="u_other_org", org="org_other")

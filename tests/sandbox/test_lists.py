@@ -27,12 +27,19 @@ def test_create_then_same_name_is_reused_case_insensitively(api: httpx.Client) -
 
 
 def test_create_rejects_bad_names_and_unknown_folder(api: httpx.Client) -> None:
-    for body in ({"name": ""}, {"name": "x" * 201}, {}, {"name": "a", "colour": "red"},
-                 {"name": 7}, [{"name": "a"}]):
+    for body in (
+        {"name": ""},
+        {"name": "x" * 201},
+        {},
+        {"name": "a", "colour": "red"},
+        {"name": 7},
+        [{"name": "a"}],
+    ):
         detail = check_422(api.post("/lead-lists", json=body))
         assert detail[0]["loc"][0] == "body"
-    check_422(api.post("/lead-lists", content=b"{not json",
-                       headers={"Content-Type": "application/json"}))
+    check_422(
+        api.post("/lead-lists", content=b"{not json", headers={"Content-Type": "application/json"})
+    )
     longest = api.post("/lead-lists", json={"name": "x" * 200})
     assert longest.status_code == 201 and longest.json()["name"] == "x" * 200
     r = api.post("/lead-lists", json={"name": "Filed", "folder_id": "no-such-folder"})
@@ -40,7 +47,8 @@ def test_create_rejects_bad_names_and_unknown_folder(api: httpx.Client) -> None:
 
 
 def test_teammates_list_is_not_reused_and_private_lists_do_not_leak(
-        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     seeded = cleanlist_sandbox.seed_info()["lists"]
     r = api.post("/lead-lists", json={"name": "Team Prospects"})
     assert r.status_code == 201
@@ -52,7 +60,8 @@ def test_teammates_list_is_not_reused_and_private_lists_do_not_leak(
 
 
 def test_listing_pages_with_opaque_cursor_and_folder_filter(
-        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     for i in range(7):
         api.post("/lead-lists", json={"name": f"Batch {i}"}).raise_for_status()
     seen: list[str] = []
@@ -86,8 +95,9 @@ def test_bad_cursor_and_limit_are_rejected_not_restarted(api: httpx.Client) -> N
     assert api.get("/lead-lists", params={"limit": 0}).status_code == 422
 
 
-def test_patch_changes_only_present_fields(cleanlist_sandbox: SandboxHandle,
-                                           api: httpx.Client) -> None:
+def test_patch_changes_only_present_fields(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     made = api.post("/lead-lists", json={"name": "Patch me", "description": "d"}).json()
     url = f"/lead-lists/{made['list_id']}"
     folder = cleanlist_sandbox.seed_info()["folder_id"]
@@ -99,8 +109,15 @@ def test_patch_changes_only_present_fields(cleanlist_sandbox: SandboxHandle,
     assert (body.name, body.description, body.folder_id) == ("Renamed", None, folder)
     assert api.patch(url, json={"name": "Renamed"}).status_code == 200
     assert api.patch(url, json={"folder_id": None}).json()["folder_id"] is None
-    for bad in ({}, {"name": None}, {"owner": "me"}, {"name": ""}, {"name": "x" * 201},
-                {"description": 5}, []):
+    for bad in (
+        {},
+        {"name": None},
+        {"owner": "me"},
+        {"name": ""},
+        {"name": "x" * 201},
+        {"description": 5},
+        [],
+    ):
         check_422(api.patch(url, json=bad))
     check_422(api.patch(url, content=b"", headers={"Content-Type": "application/json"}))
     check_error(api.patch(url, json={"folder_id": "nope"}), 404, "not_found")
@@ -109,21 +126,24 @@ def test_patch_changes_only_present_fields(cleanlist_sandbox: SandboxHandle,
 
 
 def test_patch_and_delete_guard_protected_and_foreign_lists(
-        cleanlist_sandbox: SandboxHandle, api: httpx.Client) -> None:
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     lists = cleanlist_sandbox.seed_info()["lists"]
     for method in ("PATCH", "DELETE"):
         kw = {"json": {"name": "x"}} if method == "PATCH" else {}
         r = api.request(method, f"/lead-lists/{lists['Extension Leads']}", **kw)
         check_error(r, 403, "list_protected")
         for foreign in ("Team Prospects", "Shared With You"):
-            check_error(api.request(method, f"/lead-lists/{lists[foreign]}", **kw),
-                        404, "not_found")
+            check_error(
+                api.request(method, f"/lead-lists/{lists[foreign]}", **kw), 404, "not_found"
+            )
     assert api.get(f"/lead-lists/{lists['Extension Leads']}").json()["name"] == "Extension Leads"
     assert api.get(f"/lead-lists/{lists['Team Prospects']}").json()["lead_count"] == 20
 
 
-def test_delete_keeps_leads_and_repeat_is_404(cleanlist_sandbox: SandboxHandle,
-                                              api: httpx.Client) -> None:
+def test_delete_keeps_leads_and_repeat_is_404(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     sample = cleanlist_sandbox.seed_info()["lists"]["Sample Leads"]
     lead_ids = [x["lead_id"] for x in api.get(f"/lead-lists/{sample}/leads").json()["leads"]]
     r = api.delete(f"/lead-lists/{sample}")
@@ -151,10 +171,11 @@ def test_listing_defaults_to_50_and_names_owners(api: httpx.Client) -> None:
     assert "Teammate Private" not in owners
 
 
-def test_list_cap_refuses_new_lists_but_still_reuses(cleanlist_sandbox: SandboxHandle,
-                                                     api: httpx.Client) -> None:
+def test_list_cap_refuses_new_lists_but_still_reuses(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     assert cleanlist_sandbox.settings()["list_cap"] is None
-    cleanlist_sandbox.settings(list_cap=4)   # the default user owns 2 seeded lists
+    cleanlist_sandbox.settings(list_cap=4)  # the default user owns 2 seeded lists
     made = [api.post("/lead-lists", json={"name": f"Capped {i}"}) for i in range(3)]
     assert [r.status_code for r in made[:2]] == [201, 201]
     err = check_error(made[2], 403, "list_cap_reached")
@@ -166,8 +187,7 @@ def test_list_cap_refuses_new_lists_but_still_reuses(cleanlist_sandbox: SandboxH
     with cleanlist_sandbox.client(prefix, key=teammate) as other:
         # The cap is per user: the teammate owns 3 seeded lists.
         assert other.post("/lead-lists", json={"name": "Theirs"}).status_code == 201
-        check_error(other.post("/lead-lists", json={"name": "Theirs 2"}), 403,
-                    "list_cap_reached")
+        check_error(other.post("/lead-lists", json={"name": "Theirs 2"}), 403, "list_cap_reached")
     assert api.get("/lead-lists").json()["total"] == 6
     api.delete(f"/lead-lists/{made[0].json()['list_id']}").raise_for_status()
     assert api.post("/lead-lists", json={"name": "Capped 2"}).status_code == 201

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from cleanlist_pipeline.testing import SandboxHandle, start_sandbox_process
 
-from .helpers import b64
+from .helpers import post_csv
+
+PERSIST_IMPORT = {
+    "column_mapping": {"email": "Email"},
+    "enrichment_type": "partial",
+    "idempotency_key": "persist-1",
+}
 
 
 def test_state_survives_restart_and_is_shared_between_processes(tmp_path: Path) -> None:
@@ -17,20 +23,16 @@ def test_state_survives_restart_and_is_shared_between_processes(tmp_path: Path) 
         h1 = SandboxHandle(one.origin, key)
         with h1.client() as c:
             list_id = c.post("/lead-lists", json={"name": "Durable"}).json()["list_id"]
-            r = c.post(f"/lead-lists/{list_id}/csv-import", json={
-                "csv_content_base64": b64("Email\na@x.com\n"), "column_mapping": {"email": "Email"},
-                "enrichment_type": "partial", "idempotency_key": "persist-1"})
-            wf = r.json()["workflow_id"]
-            quote = c.post("/credits/estimate", json={"tool": "enrich_list",
-                                                      "list_id": list_id}).json()["quote_id"]
+            wf = post_csv(c, list_id, "Email\na@x.com\n", **PERSIST_IMPORT).json()["workflow_id"]
+            quote = c.post(
+                "/credits/estimate", json={"tool": "enrich_list", "list_id": list_id}
+            ).json()["quote_id"]
         with start_sandbox_process(db=db, keys=spec, enrich_seconds=30) as two:
             h2 = SandboxHandle(two.origin, key)
             with h2.client("v1") as c2:
                 assert c2.get(f"/lead-lists/{list_id}").json()["lead_count"] == 1
-                replay = c2.post(f"/lead-lists/{list_id}/csv-import", json={
-                    "csv_content_base64": b64("Email\nz@x.com\n"),
-                    "column_mapping": {"email": "Email"}, "enrichment_type": "partial",
-                    "idempotency_key": "persist-1"}).json()
+                # Same key, other rows: the answer is the first import's, nothing is imported.
+                replay = post_csv(c2, list_id, "Email\nz@x.com\n", **PERSIST_IMPORT).json()
                 assert replay["idempotency_replayed"] is True and replay["workflow_id"] == wf
                 ok = c2.post("/enrichment/bulk", json={"list_id": list_id, "quote_id": quote})
                 assert ok.status_code == 200
@@ -53,19 +55,24 @@ def test_two_processes_racing_one_idempotency_key_import_once(tmp_path: Path) ->
 
     db = tmp_path / "race.sqlite"
     spec = ["clapi_race:*"]
-    with start_sandbox_process(db=db, keys=spec) as one, \
-            start_sandbox_process(db=db, keys=spec) as two:
+    with (
+        start_sandbox_process(db=db, keys=spec) as one,
+        start_sandbox_process(db=db, keys=spec) as two,
+    ):
         h = SandboxHandle(one.origin, "clapi_race")
         with h.client() as c:
             list_id = c.post("/lead-lists", json={"name": "Race"}).json()["list_id"]
-        body = {"csv_content_base64": b64("Email\n" + "".join(f"p{i}@x.com\n" for i in range(200))),
-                "column_mapping": {"email": "Email"}, "dispatch_enrichment": False,
-                "idempotency_key": "race-1"}
+        rows = "Email\n" + "".join(f"p{i}@x.com\n" for i in range(200))
+        fields = {
+            "column_mapping": {"email": "Email"},
+            "dispatch_enrichment": False,
+            "idempotency_key": "race-1",
+        }
 
         def post(origin: str) -> bool:
             hh = SandboxHandle(origin, "clapi_race")
             with hh.client() as c:
-                r = c.post(f"/lead-lists/{list_id}/csv-import", json=body)
+                r = post_csv(c, list_id, rows, **fields)
             hh.close()
             assert r.status_code == 201
             return bool(r.json()["idempotency_replayed"])

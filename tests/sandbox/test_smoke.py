@@ -19,8 +19,9 @@ def test_origin_and_key_work_on_both_prefixes(api: httpx.Client) -> None:
     assert page.total == len(page.lists)
 
 
-def test_ledger_counts_requests_by_template(cleanlist_sandbox: SandboxHandle,
-                                            api: httpx.Client) -> None:
+def test_ledger_counts_requests_by_template(
+    cleanlist_sandbox: SandboxHandle, api: httpx.Client
+) -> None:
     api.get("/lead-lists")
     api.get("/lead-lists")
     assert cleanlist_sandbox.ledger()["requests"]["GET /lead-lists"] == 2

@@ -111,7 +111,8 @@ def start_postgres() -> PostgresServer:
         capture_output=True, text=True, timeout=90,
     )
     if start.returncode != 0:
-        log = (base / "server.log").read_text(errors="replace") if (base / "server.log").exists() else ""
+        log_file = base / "server.log"
+        log = log_file.read_text(errors="replace") if log_file.exists() else ""
         server.stop()
         raise RuntimeError(f"pg_ctl start failed: {start.stderr[-1000:]} {log[-2000:]}")
     return server

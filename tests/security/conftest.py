@@ -134,7 +134,6 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
             key_b, multiprocess=True,
             config={"dispatch_enrichment": True, "enrichment_type": "partial",
                     "max_rows_per_chunk": 25}))
-        demo.outcomes.append(deployment.run(key_b))
         # An import that must fail: the list id is not ours (the error path must not leak either).
         demo.outcomes.append(deployment.run(key_b, config={"list_id": "lst_not_ours_0000"}))
         # 3. The enrichment sensor, daemon-style, until it launches the snapshot for drop b.

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,7 +61,7 @@ def snapshot_at() -> datetime:
 
 
 @pytest.fixture
-def root(tmp_path) -> str:
+def root(tmp_path: Path) -> str:
     return str(tmp_path / "data")
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from datetime import datetime
 
-from cleanlist_pipeline.api.models import LeadsPage, ListSummary
+from cleanlist_pipeline.api.models import Lead, LeadsPage, ListSummary
 from cleanlist_pipeline.storage import (
     LEAD_FIELDS,
     read_snapshot,
@@ -21,7 +22,7 @@ def _page(start: int, stop: int, cursor: str | None) -> LeadsPage:
     return LeadsPage.from_json(body)
 
 
-def test_leads_pages_from_the_client(root, snapshot_at):
+def test_leads_pages_from_the_client(root: str, snapshot_at: datetime) -> None:
     pages = [_page(0, 10, "10"), _page(8, 20, "20"), _page(20, 25, None)]  # 8, 9 repeated
     result = write_leads_snapshot(iter(pages), root, "lst_1", snapshot_at)
     assert result.rows == 25 and result.duplicates_dropped == 2
@@ -30,7 +31,7 @@ def test_leads_pages_from_the_client(root, snapshot_at):
     assert table.select(list(LEAD_FIELDS)).to_pylist() == [asdict(make_lead(i)) for i in range(25)]
 
 
-def test_list_summaries_from_the_client(root, snapshot_at):
+def test_list_summaries_from_the_client(root: str, snapshot_at: datetime) -> None:
     lists = [
         ListSummary.from_json(
             {"list_id": "lst_1", "name": "A", "lead_count": 3, "visibility": "shared"}
@@ -40,3 +41,9 @@ def test_list_summaries_from_the_client(root, snapshot_at):
     result = write_lists_catalog(lists, root, snapshot_at)
     assert result.rows == 2 and result.total_leads == 7
     assert result.visibility_counts == {"(none)": 1, "shared": 1}
+
+
+def test_snapshot_columns_are_the_client_lead_fields() -> None:
+    # storage keeps its own copy of the LeadRow field list (it imports no HTTP client): this
+    # keeps the two from drifting apart.
+    assert tuple(f.name for f in fields(Lead) if f.name != "extra") == LEAD_FIELDS

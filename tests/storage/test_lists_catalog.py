@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow.parquet as pq
@@ -35,7 +35,7 @@ def _lists() -> list:
     ]
 
 
-def test_catalog_rows_counts_and_path(root, snapshot_at):
+def test_catalog_rows_counts_and_path(root: str, snapshot_at: datetime) -> None:
     result = write_lists_catalog(iter(_lists()), root, snapshot_at)
     assert result.path == f"{root}/lead_lists/snapshot_date=2026-03-14/lead_lists.parquet"
     assert result.rows == 3 and result.duplicates_dropped == 1
@@ -56,7 +56,7 @@ def test_catalog_rows_counts_and_path(root, snapshot_at):
     }
 
 
-def test_catalog_same_day_replaces_and_reads_with_duckdb(root, snapshot_at):
+def test_catalog_same_day_replaces_and_reads_with_duckdb(root: str, snapshot_at: datetime) -> None:
     write_lists_catalog(_lists(), root, snapshot_at - timedelta(days=1))
     write_lists_catalog(_lists(), root, snapshot_at)
     write_lists_catalog(_lists()[:1], root, snapshot_at + timedelta(hours=2))
@@ -72,12 +72,12 @@ def test_catalog_same_day_replaces_and_reads_with_duckdb(root, snapshot_at):
     ]
 
 
-def test_catalog_refuses_a_list_without_id(root, snapshot_at):
+def test_catalog_refuses_a_list_without_id(root: str, snapshot_at: datetime) -> None:
     with pytest.raises(ValueError, match="no list_id"):
         write_lists_catalog([{"name": "x"}], root, snapshot_at)
     assert not os.path.exists(f"{root}/lead_lists")
 
 
-def test_empty_catalog_is_valid(root, snapshot_at):
+def test_empty_catalog_is_valid(root: str, snapshot_at: datetime) -> None:
     result = write_lists_catalog([], root, snapshot_at)
     assert result.rows == 0 and pq.read_table(result.path).num_rows == 0

@@ -18,7 +18,7 @@ from cleanlist_pipeline.storage import mask_email, mask_lead, mask_name, mask_ph
         (None, None),
     ],
 )
-def test_mask_email(email, masked):
+def test_mask_email(email: str | None, masked: str | None) -> None:
     assert mask_email(email) == masked
 
 
@@ -32,18 +32,18 @@ def test_mask_email(email, masked):
         (None, None),
     ],
 )
-def test_mask_phone(phone, masked):
+def test_mask_phone(phone: str | None, masked: str | None) -> None:
     assert mask_phone(phone) == masked
 
 
-def test_mask_name_gives_initials():
+def test_mask_name_gives_initials() -> None:
     assert mask_name("John Smith") == "J. S."
     assert mask_name("  Ann ") == "A."
     assert mask_name("   ") == "***"
     assert mask_name(None) is None
 
 
-def test_mask_lead_masks_personal_fields_only():
+def test_mask_lead_masks_personal_fields_only() -> None:
     row = {
         "lead_id": "ld_1",
         "first_name": "Ann",

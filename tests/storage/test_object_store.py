@@ -5,7 +5,10 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pyarrow.dataset as ds
@@ -25,7 +28,7 @@ from .conftest import lead_pages
 
 
 @pytest.fixture
-def s3_root(s3_server, request) -> str:
+def s3_root(s3_server: str, request: pytest.FixtureRequest) -> str:
     # One prefix per test keeps tests independent on the shared module-scoped server.
     return f"s3://snapshots/{request.node.name}?endpoint_override={s3_server}&scheme=http&region=us-east-1"
 
@@ -49,7 +52,7 @@ def _local_temp_files() -> set[str]:
     return set(glob.glob(os.path.join(tempfile.gettempdir(), ".cleanlist-snapshot.*")))
 
 
-def test_snapshot_round_trip_on_s3(s3_root, s3_server, snapshot_at):
+def test_snapshot_round_trip_on_s3(s3_root: str, s3_server: str, snapshot_at: datetime) -> None:
     result = write_leads_snapshot(lead_pages(120, 50), s3_root, "lst_1", snapshot_at)
 
     prefix = result.path.split("?")[0]
@@ -67,7 +70,7 @@ def test_snapshot_round_trip_on_s3(s3_root, s3_server, snapshot_at):
     assert dataset.to_table().column("list_id").unique().to_pylist() == ["lst_1"]
 
 
-def test_replacement_and_retention_on_s3(s3_root, snapshot_at):
+def test_replacement_and_retention_on_s3(s3_root: str, snapshot_at: datetime) -> None:
     for days_ago in (4, 1):
         write_leads_snapshot(
             lead_pages(5), s3_root, "lst_1", snapshot_at - timedelta(days=days_ago)
@@ -85,11 +88,13 @@ def test_replacement_and_retention_on_s3(s3_root, snapshot_at):
     ]
 
 
-def test_failed_snapshot_uploads_nothing_and_cleans_local_temp(s3_root, snapshot_at):
+def test_failed_snapshot_uploads_nothing_and_cleans_local_temp(
+    s3_root: str, snapshot_at: datetime
+) -> None:
     before = write_leads_snapshot(lead_pages(10), s3_root, "lst_1", snapshot_at)
     temp_before = _local_temp_files()
 
-    def pages():
+    def pages() -> Iterator[list[Any]]:
         yield from lead_pages(300, 100)
         raise ConnectionError("page fetch failed")
 
@@ -103,7 +108,9 @@ def test_failed_snapshot_uploads_nothing_and_cleans_local_temp(s3_root, snapshot
     assert _local_temp_files() == temp_before
 
 
-def test_credentials_in_the_root_uri_stay_out_of_paths(s3_server, snapshot_at):
+def test_credentials_in_the_root_uri_stay_out_of_paths(
+    s3_server: str, snapshot_at: datetime
+) -> None:
     root = (
         "s3://testing:s3cr3t-value@snapshots/creds"
         f"?endpoint_override={s3_server}&scheme=http&region=us-east-1"
@@ -119,13 +126,13 @@ def test_credentials_in_the_root_uri_stay_out_of_paths(s3_server, snapshot_at):
     assert read_snapshot(result.path).num_rows == 3
 
 
-def test_lists_catalog_on_s3(s3_root, snapshot_at):
+def test_lists_catalog_on_s3(s3_root: str, snapshot_at: datetime) -> None:
     result = write_lists_catalog([{"list_id": "lst_1", "lead_count": 2}], s3_root, snapshot_at)
     assert _keys(s3_root) == ["lead_lists/snapshot_date=2026-03-14/lead_lists.parquet"]
     assert read_snapshot(result.path).num_rows == 1
 
 
-def test_file_uri_root_is_a_local_root(tmp_path, snapshot_at):
+def test_file_uri_root_is_a_local_root(tmp_path: Path, snapshot_at: datetime) -> None:
     root = (tmp_path / "lake").as_uri()
     fs, base = resolve_filesystem(root)
     assert isinstance(fs, pafs.LocalFileSystem) and base == str(tmp_path / "lake")
@@ -137,7 +144,9 @@ def test_file_uri_root_is_a_local_root(tmp_path, snapshot_at):
     assert latest_snapshot(root, "lst_1") == result.path
 
 
-def test_resolve_filesystem_for_paths_and_uris(tmp_path, monkeypatch):
+def test_resolve_filesystem_for_paths_and_uris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     fs, base = resolve_filesystem("data/")
     assert isinstance(fs, pafs.LocalFileSystem) and base == f"{tmp_path}/data"
@@ -147,10 +156,12 @@ def test_resolve_filesystem_for_paths_and_uris(tmp_path, monkeypatch):
         resolve_filesystem("")
 
 
-def test_upload_cut_short_keeps_the_previous_object(s3_root, snapshot_at, monkeypatch):
+def test_upload_cut_short_keeps_the_previous_object(
+    s3_root: str, snapshot_at: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = write_leads_snapshot(lead_pages(10), s3_root, "lst_1", snapshot_at)
 
-    def copy_half_then_fail(src, dst, length=0):
+    def copy_half_then_fail(src: Any, dst: Any, length=0) -> None:
         dst.write(src.read(100))
         raise KeyboardInterrupt  # e.g. the run is terminated while uploading
 

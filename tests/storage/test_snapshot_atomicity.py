@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -29,7 +30,7 @@ def _all_files(root: str) -> list[str]:
     )
 
 
-def test_failure_mid_write_keeps_the_previous_snapshot(root, snapshot_at):
+def test_failure_mid_write_keeps_the_previous_snapshot(root: str, snapshot_at: datetime) -> None:
     before = write_leads_snapshot(lead_pages(50), root, "lst_1", snapshot_at)
     content = Path(before.path).read_bytes()
 
@@ -43,7 +44,7 @@ def test_failure_mid_write_keeps_the_previous_snapshot(root, snapshot_at):
     assert pq.read_table(before.path).num_rows == 50
 
 
-def test_failed_first_snapshot_leaves_no_folder_behind(root, snapshot_at):
+def test_failed_first_snapshot_leaves_no_folder_behind(root: str, snapshot_at: datetime) -> None:
     os.makedirs(root)
     with pytest.raises(FetchFailed):
         write_leads_snapshot(_failing_pages(2), root, "lst_new", snapshot_at)
@@ -52,7 +53,7 @@ def test_failed_first_snapshot_leaves_no_folder_behind(root, snapshot_at):
     assert latest_snapshot(root, "lst_new") is None
 
 
-def test_bad_row_mid_stream_also_leaves_nothing(root, snapshot_at):
+def test_bad_row_mid_stream_also_leaves_nothing(root: str, snapshot_at: datetime) -> None:
     pages = [*lead_pages(200, 100), [{"lead_id": "x", "email": 42}]]
     with pytest.raises(TypeError):
         write_leads_snapshot(pages, root, "lst_1", snapshot_at)

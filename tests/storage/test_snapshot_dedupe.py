@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -13,7 +14,7 @@ from cleanlist_pipeline.storage import LeadIdDeduper, write_leads_snapshot
 from .conftest import make_lead
 
 
-def test_repeats_across_and_within_pages_keep_the_first(root, snapshot_at):
+def test_repeats_across_and_within_pages_keep_the_first(root: str, snapshot_at: datetime) -> None:
     pages = [
         [make_lead(0), make_lead(1), make_lead(2)],
         [make_lead(2), make_lead(3)],  # page boundary shifted: lead 2 again
@@ -25,14 +26,14 @@ def test_repeats_across_and_within_pages_keep_the_first(root, snapshot_at):
     assert result.rows == 5 and result.duplicates_dropped == 3
 
 
-def test_all_duplicate_page_adds_nothing(root, snapshot_at):
+def test_all_duplicate_page_adds_nothing(root: str, snapshot_at: datetime) -> None:
     page = [make_lead(i) for i in range(4)]
     result = write_leads_snapshot([page, list(page)], root, "lst_1", snapshot_at)
     assert result.rows == 4 and result.duplicates_dropped == 4
 
 
 @pytest.mark.parametrize("merge_at", [7, 1000])
-def test_deduper_matches_a_plain_set(merge_at):
+def test_deduper_matches_a_plain_set(merge_at: int) -> None:
     rng = random.Random(merge_at)
     universe = [f"ld_{rng.getrandbits(40):x}" for _ in range(3000)]
     deduper = LeadIdDeduper(merge_at=merge_at)
@@ -49,7 +50,7 @@ def test_deduper_matches_a_plain_set(merge_at):
     assert len(deduper) == len(seen)
 
 
-def test_deduper_table_is_compact():
+def test_deduper_table_is_compact() -> None:
     deduper = LeadIdDeduper()
     for start in range(0, 200_000, 500):
         deduper.admit([f"ld_{i}" for i in range(start, start + 500)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,7 +17,7 @@ def _days(root: str, list_id: str) -> list[str]:
     return sorted(os.listdir(f"{root}/leads/list_id={list_id}"))
 
 
-def test_second_snapshot_same_day_replaces_the_first(root, snapshot_at):
+def test_second_snapshot_same_day_replaces_the_first(root: str, snapshot_at: datetime) -> None:
     first = write_leads_snapshot(lead_pages(30), root, "lst_1", snapshot_at)
     second = write_leads_snapshot(lead_pages(12), root, "lst_1", snapshot_at + timedelta(hours=3))
     assert first.path == second.path
@@ -25,7 +25,9 @@ def test_second_snapshot_same_day_replaces_the_first(root, snapshot_at):
     assert os.listdir(os.path.dirname(second.path)) == ["leads.parquet"]
 
 
-def test_retention_keeps_the_last_n_days_of_that_list_only(root, snapshot_at):
+def test_retention_keeps_the_last_n_days_of_that_list_only(
+    root: str, snapshot_at: datetime
+) -> None:
     for days_ago in (9, 5, 3, 2, 1):
         write_leads_snapshot(lead_pages(3), root, "lst_1", snapshot_at - timedelta(days=days_ago))
     write_leads_snapshot(lead_pages(3), root, "lst_2", snapshot_at - timedelta(days=9))
@@ -47,13 +49,13 @@ def test_retention_keeps_the_last_n_days_of_that_list_only(root, snapshot_at):
     ]
 
 
-def test_retention_must_keep_at_least_one_day(root, snapshot_at):
+def test_retention_must_keep_at_least_one_day(root: str, snapshot_at: datetime) -> None:
     with pytest.raises(ValueError, match="retention_days"):
         write_leads_snapshot(lead_pages(3), root, "lst_1", snapshot_at, retention_days=0)
     assert not os.path.exists(f"{root}/leads")
 
 
-def test_latest_snapshot_is_the_newest_finished_day(root, snapshot_at):
+def test_latest_snapshot_is_the_newest_finished_day(root: str, snapshot_at: datetime) -> None:
     assert latest_snapshot(root, "lst_1") is None
     write_leads_snapshot(lead_pages(5), root, "lst_1", snapshot_at - timedelta(days=2))
     newest = write_leads_snapshot(lead_pages(7), root, "lst_1", snapshot_at - timedelta(days=1))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import datetime
+from pathlib import Path
 
 from cleanlist_pipeline.storage import write_leads_snapshot, write_lists_catalog
 
@@ -14,7 +16,7 @@ def _mode(path: str) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def test_snapshot_file_and_created_folders_are_private(root, snapshot_at):
+def test_snapshot_file_and_created_folders_are_private(root: str, snapshot_at: datetime) -> None:
     old_umask = os.umask(0o022)  # a typical umask would make files world-readable
     try:
         result = write_leads_snapshot(lead_pages(5), root, "lst_1", snapshot_at)
@@ -27,7 +29,7 @@ def test_snapshot_file_and_created_folders_are_private(root, snapshot_at):
         folder = os.path.dirname(folder)
 
 
-def test_existing_root_keeps_its_mode(tmp_path, snapshot_at):
+def test_existing_root_keeps_its_mode(tmp_path: Path, snapshot_at: datetime) -> None:
     root = tmp_path / "shared"
     root.mkdir(mode=0o755)
     os.chmod(root, 0o755)
@@ -36,13 +38,13 @@ def test_existing_root_keeps_its_mode(tmp_path, snapshot_at):
     assert _mode(str(root / "leads")) == 0o700
 
 
-def test_replacing_a_snapshot_keeps_it_private(root, snapshot_at):
+def test_replacing_a_snapshot_keeps_it_private(root: str, snapshot_at: datetime) -> None:
     write_leads_snapshot(lead_pages(5), root, "lst_1", snapshot_at)
     result = write_leads_snapshot(lead_pages(6), root, "lst_1", snapshot_at)
     assert _mode(result.path) == 0o600
 
 
-def test_catalog_file_is_private(root, snapshot_at):
+def test_catalog_file_is_private(root: str, snapshot_at: datetime) -> None:
     result = write_lists_catalog([{"list_id": "lst_1", "lead_count": 3}], root, snapshot_at)
     assert _mode(result.path) == 0o600
     assert _mode(os.path.dirname(result.path)) == 0o700

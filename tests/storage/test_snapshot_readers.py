@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -15,14 +15,14 @@ from .conftest import lead_pages
 
 
 @pytest.fixture
-def populated_root(root, snapshot_at) -> str:
+def populated_root(root: str, snapshot_at: datetime) -> str:
     write_leads_snapshot(lead_pages(40, prefix="a"), root, "lst_a", snapshot_at)
     write_leads_snapshot(lead_pages(25, prefix="a"), root, "lst_a", snapshot_at - timedelta(days=1))
     write_leads_snapshot(lead_pages(10, prefix="b"), root, "lst_b", snapshot_at)
     return root
 
 
-def test_pandas_reads_the_whole_leads_root(populated_root):
+def test_pandas_reads_the_whole_leads_root(populated_root: str) -> None:
     df = pd.read_parquet(f"{populated_root}/leads")
     assert len(df) == 75
     counts = df.groupby([df["list_id"].astype(str), df["snapshot_date"].astype(str)]).size()
@@ -33,14 +33,14 @@ def test_pandas_reads_the_whole_leads_root(populated_root):
     }
 
 
-def test_pyarrow_dataset_with_hive_partitioning(populated_root):
+def test_pyarrow_dataset_with_hive_partitioning(populated_root: str) -> None:
     dataset = ds.dataset(f"{populated_root}/leads", format="parquet", partitioning="hive")
     table = dataset.to_table(filter=(ds.field("list_id") == "lst_a"))
     assert table.num_rows == 65
     assert {"list_id", "snapshot_date", "lead_id", "snapshot_at"} <= set(table.column_names)
 
 
-def test_duckdb_reads_with_hive_partitioning(populated_root):
+def test_duckdb_reads_with_hive_partitioning(populated_root: str) -> None:
     rows = duckdb.sql(
         f"""SELECT list_id, CAST(snapshot_date AS VARCHAR) AS day, count(*) AS n,
                    count(email) AS with_email
@@ -54,7 +54,7 @@ def test_duckdb_reads_with_hive_partitioning(populated_root):
     ]
 
 
-def test_hidden_temporary_files_are_not_read(populated_root):
+def test_hidden_temporary_files_are_not_read(populated_root: str) -> None:
     # A write in progress leaves a dot-file beside the snapshot; readers must skip it.
     folder = f"{populated_root}/leads/list_id=lst_b/snapshot_date=2026-03-14"
     with open(f"{folder}/.leads.parquet.abc.tmp", "wb") as fh:
