@@ -54,10 +54,16 @@ def child(mode: str, path: str) -> dict[str, object]:
         data_bytes = sum(c.size - header for c in plan.chunks)
         cap = plan.max_bytes - header
         bound = math.ceil(max(data_bytes / cap, plan.rows_planned / plan.max_rows))
-        out |= {"chunks": len(plan.chunks), "lower_bound": bound, "rows": plan.rows_planned,
-               "removed": len(plan.removed_duplicates), "plan_seconds": t_plan,
-               "encoded": encoded, "max_chunk": max(c.size for c in plan.chunks),
-               "max_bytes": plan.max_bytes}
+        out |= {
+            "chunks": len(plan.chunks),
+            "lower_bound": bound,
+            "rows": plan.rows_planned,
+            "removed": len(plan.removed_duplicates),
+            "plan_seconds": t_plan,
+            "encoded": encoded,
+            "max_chunk": max(c.size for c in plan.chunks),
+            "max_bytes": plan.max_bytes,
+        }
     elif mode == "pandas":
         import pandas as pd
 
@@ -84,8 +90,9 @@ def child(mode: str, path: str) -> dict[str, object]:
 
 
 def run(mode: str, path: Path) -> dict[str, object]:
-    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, str(path)],
-                            stdout=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", mode, str(path)], stdout=subprocess.PIPE, cwd=ROOT
+    )
     assert proc.stdout is not None
     text = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -119,39 +126,51 @@ def main() -> None:
     for m in MODES:  # warm-up (and page cache)
         run(m, path)
     for r in range(args.runs):
-        order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]
+        order = MODES[r % len(MODES) :] + MODES[: r % len(MODES)]
         for m in order:
             res = run(m, path)
             results[m].append(res)
-            print(f"  round {r + 1} {m:8s} {res['seconds']:.2f}s rss {res['rss_mb']:.0f} MB",
-                  file=sys.stderr)
+            print(
+                f"  round {r + 1} {m:8s} {res['seconds']:.2f}s rss {res['rss_mb']:.0f} MB",
+                file=sys.stderr,
+            )
     med = {m: statistics.median(float(x["seconds"]) for x in rs) for m, rs in results.items()}
     rss = {m: max(float(x["rss_mb"]) for x in rs) for m, rs in results.items()}
     mb = size / 1e6
-    print(f"\nFile: `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` "
-          f"({mb:.1f} MB), {args.runs} alternating runs after a warm-up, median; "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared), load average "
-          f"{os.getloadavg()[0]:.1f} at the end. CPU = user + system time of the process and "
-          f"its workers.\n")
+    print(
+        f"\nFile: `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` "
+        f"({mb:.1f} MB), {args.runs} alternating runs after a warm-up, median; "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared), load average "
+        f"{os.getloadavg()[0]:.1f} at the end. CPU = user + system time of the process and "
+        f"its workers.\n"
+    )
     cpu = {m: statistics.median(float(x["cpu"]) for x in rs) for m, rs in results.items()}
-    print("| method | median wall s | MB/s | wall vs pandas | median CPU s | CPU vs pandas "
-          "| peak RSS MB (+ each scan worker) | chunks |")
+    print(
+        "| method | median wall s | MB/s | wall vs pandas | median CPU s | CPU vs pandas "
+        "| peak RSS MB (+ each scan worker) | chunks |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for m in MODES:
         workers = max(float(x.get("worker_rss_mb", 0.0)) for x in results[m])
         extra = f" (+ {workers:.0f})" if workers else ""
-        print(f"| {m} | {med[m]:.2f} | {mb / med[m]:.1f} | {med['pandas'] / med[m]:.2f}x | "
-              f"{cpu[m]:.2f} | {cpu['pandas'] / cpu[m]:.2f}x | {rss[m]:.0f}{extra} | "
-              f"{results[m][0]['chunks']} |")
+        print(
+            f"| {m} | {med[m]:.2f} | {mb / med[m]:.1f} | {med['pandas'] / med[m]:.2f}x | "
+            f"{cpu[m]:.2f} | {cpu['pandas'] / cpu[m]:.2f}x | {rss[m]:.0f}{extra} | "
+            f"{results[m][0]['chunks']} |"
+        )
     ours = results["ingest"][0]
     plan_med = statistics.median(float(x["plan_seconds"]) for x in results["ingest"])
-    print(f"\nIngest: plan_file median {plan_med:.2f}s ({mb / plan_med:.1f} MB/s), "
-          f"read_chunk+base64 the rest. Packing: {ours['chunks']} chunks for {ours['rows']} rows "
-          f"(lower bound {ours['lower_bound']}, ratio "
-          f"{int(ours['chunks']) / int(ours['lower_bound']):.3f}); largest chunk "
-          f"{ours['max_chunk']} B ≤ {ours['max_bytes']} B; duplicates removed: {ours['removed']}.")
-    print(f"\nCommand: `.venv/bin/python benchmarks/bench_split.py --size-mb {args.size_mb:g} "
-          f"--runs {args.runs}`")
+    print(
+        f"\nIngest: plan_file median {plan_med:.2f}s ({mb / plan_med:.1f} MB/s), "
+        f"read_chunk+base64 the rest. Packing: {ours['chunks']} chunks for {ours['rows']} rows "
+        f"(lower bound {ours['lower_bound']}, ratio "
+        f"{int(ours['chunks']) / int(ours['lower_bound']):.3f}); largest chunk "
+        f"{ours['max_chunk']} B ≤ {ours['max_bytes']} B; duplicates removed: {ours['removed']}."
+    )
+    print(
+        f"\nCommand: `.venv/bin/python benchmarks/bench_split.py --size-mb {args.size_mb:g} "
+        f"--runs {args.runs}`"
+    )
 
 
 if __name__ == "__main__":

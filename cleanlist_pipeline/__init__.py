@@ -24,7 +24,15 @@ _LAZY: dict[str, str] = {
     "CleanlistResource": "cleanlist_pipeline.defs.resources",
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "APIError",
+    "CleanlistClient",
+    "CleanlistError",
+    "CleanlistResource",
+    "RateLimitConfig",
+    "RetryPolicy",
+    "__version__",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from cleanlist_pipeline.api.client import CleanlistClient

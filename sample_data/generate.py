@@ -22,30 +22,127 @@ HERE = Path(__file__).resolve().parent
 DROPS = HERE / "drops"
 SEED = 20250101
 
-FIRST = ["Ann", "Bob", "Carla", "Dev", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi",
-         "Lena", "Marco", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma",
-         "Victor", "Wen", "Yara", "Zoë", "José", "Łukasz", "Søren", "Chloé", "Björn", "Ærin",
-         "François", "Nguyễn", "Jürgen", "Małgorzata", "Renée", "Siobhán", "Dmitrij", "Ayşe"]
-LAST = ["Lee", "Ray", "Kim", "Patel", "Smith", "Garcia", "Okafor", "Ivanova", "Müller", "Schäfer",
-        "O'Neil", "Núñez", "Østergaard", "Dubois", "Nakamura", "Kowalski", "Haddad", "Rossi",
-        "Brown", "Silva", "Andersson", "Fernández", "Weiß", "Çelik", "Novák", "Byrne", "Moreau"]
-COMPANIES = [("Acme, Inc.", "acme.com"), ("Globex", "globex.io"), ("Initech LLC", "initech.com"),
-             ("Umbrella Corp", "umbrella.co"), ("Stark Industries", "stark.com"),
-             ("Wayne Enterprises", "wayne.com"), ("Hooli", "hooli.xyz"),
-             ("Pied Piper, Ltd.", "piedpiper.com"), ("Soylent \"Green\" Co", "soylent.co"),
-             ("Vandelay Industries", "vandelay.com"), ("Bäckerei Müller GmbH", "baeckerei.de"),
-             ("Société Générale de Café", "sgcafe.fr"), ("Nordisk Fisk A/S", "nordiskfisk.dk"),
-             ("Tyrell Corporation", "tyrell.com"), ("Cyberdyne Systems", "cyberdyne.ai")]
-TITLES = ["VP, Sales", "Head of Growth", "CTO", "Marketing Manager", "Data Engineer",
-          "Director, Partnerships", "Founder & CEO", "Account Executive", "Ops Lead", "Analyst"]
-PLACES = [("Berlin", "BE", "Germany"), ("Austin", "TX", "United States"),
-          ("São Paulo", "SP", "Brazil"), ("Kraków", "MA", "Poland"), ("Lyon", "ARA", "France"),
-          ("Toronto", "ON", "Canada"), ("Osaka", "", "Japan"), ("Dublin", "", "Ireland"),
-          ("Portland", "OR", "United States"), ("Malmö", "", "Sweden")]
-NOTES = ["Met at booth 12.", "Asked for pricing, follow up in Q2.",
-         "Said: \"call me after the launch\"", "Prefers e-mail, not phone.",
-         "Two bullet points:\n- budget approved\n- needs SSO", "Referred by Ann, see thread.",
-         "Wants a demo, 30 min; timezone CET", ""]
+FIRST = [
+    "Ann",
+    "Bob",
+    "Carla",
+    "Dev",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Marco",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+    "Zoë",
+    "José",
+    "Łukasz",
+    "Søren",
+    "Chloé",
+    "Björn",
+    "Ærin",
+    "François",
+    "Nguyễn",
+    "Jürgen",
+    "Małgorzata",
+    "Renée",
+    "Siobhán",
+    "Dmitrij",
+    "Ayşe",
+]
+LAST = [
+    "Lee",
+    "Ray",
+    "Kim",
+    "Patel",
+    "Smith",
+    "Garcia",
+    "Okafor",
+    "Ivanova",
+    "Müller",
+    "Schäfer",
+    "O'Neil",
+    "Núñez",
+    "Østergaard",
+    "Dubois",
+    "Nakamura",
+    "Kowalski",
+    "Haddad",
+    "Rossi",
+    "Brown",
+    "Silva",
+    "Andersson",
+    "Fernández",
+    "Weiß",
+    "Çelik",
+    "Novák",
+    "Byrne",
+    "Moreau",
+]
+COMPANIES = [
+    ("Acme, Inc.", "acme.com"),
+    ("Globex", "globex.io"),
+    ("Initech LLC", "initech.com"),
+    ("Umbrella Corp", "umbrella.co"),
+    ("Stark Industries", "stark.com"),
+    ("Wayne Enterprises", "wayne.com"),
+    ("Hooli", "hooli.xyz"),
+    ("Pied Piper, Ltd.", "piedpiper.com"),
+    ('Soylent "Green" Co', "soylent.co"),
+    ("Vandelay Industries", "vandelay.com"),
+    ("Bäckerei Müller GmbH", "baeckerei.de"),
+    ("Société Générale de Café", "sgcafe.fr"),
+    ("Nordisk Fisk A/S", "nordiskfisk.dk"),
+    ("Tyrell Corporation", "tyrell.com"),
+    ("Cyberdyne Systems", "cyberdyne.ai"),
+]
+TITLES = [
+    "VP, Sales",
+    "Head of Growth",
+    "CTO",
+    "Marketing Manager",
+    "Data Engineer",
+    "Director, Partnerships",
+    "Founder & CEO",
+    "Account Executive",
+    "Ops Lead",
+    "Analyst",
+]
+PLACES = [
+    ("Berlin", "BE", "Germany"),
+    ("Austin", "TX", "United States"),
+    ("São Paulo", "SP", "Brazil"),
+    ("Kraków", "MA", "Poland"),
+    ("Lyon", "ARA", "France"),
+    ("Toronto", "ON", "Canada"),
+    ("Osaka", "", "Japan"),
+    ("Dublin", "", "Ireland"),
+    ("Portland", "OR", "United States"),
+    ("Malmö", "", "Sweden"),
+]
+NOTES = [
+    "Met at booth 12.",
+    "Asked for pricing, follow up in Q2.",
+    'Said: "call me after the launch"',
+    "Prefers e-mail, not phone.",
+    "Two bullet points:\n- budget approved\n- needs SSO",
+    "Referred by Ann, see thread.",
+    "Wants a demo, 30 min; timezone CET",
+    "",
+]
 
 
 def _ascii(s: str) -> str:
@@ -72,13 +169,20 @@ class People:
         city, state, country = r.choice(PLACES)
         handle = f"{_ascii(first).lower()}-{_ascii(last).lower()}-{self.n:x}"
         p = {
-            "first_name": first, "last_name": last, "full_name": f"{first} {last}",
+            "first_name": first,
+            "last_name": last,
+            "full_name": f"{first} {last}",
             "email": f"{_ascii(first).lower()}.{_ascii(last).lower()}{self.n}@{domain}",
             "phone": f"+1 {r.randint(200, 999)}-{r.randint(200, 999)}-{r.randint(1000, 9999)}",
             "mobile_phone": f"+44 7{r.randint(100, 999)} {r.randint(100000, 999999)}",
             "linkedin_url": f"https://www.linkedin.com/in/{handle}/",
-            "company_name": company, "company_domain": domain, "job_title": r.choice(TITLES),
-            "city": city, "state": state, "country": country, "notes": r.choice(NOTES),
+            "company_name": company,
+            "company_domain": domain,
+            "job_title": r.choice(TITLES),
+            "city": city,
+            "state": state,
+            "country": country,
+            "notes": r.choice(NOTES),
         }
         self.issued.append(p)
         return p
@@ -103,8 +207,12 @@ def _vary(p: dict[str, str], rng: random.Random) -> dict[str, str]:
     return p
 
 
-def _rows(people: People, rng: random.Random, n: int, dup_rate: float,
-          ) -> Iterator[dict[str, str]]:
+def _rows(
+    people: People,
+    rng: random.Random,
+    n: int,
+    dup_rate: float,
+) -> Iterator[dict[str, str]]:
     for _ in range(n):
         if people.issued and rng.random() < dup_rate:
             yield _vary(people.reuse(), rng)
@@ -112,9 +220,17 @@ def _rows(people: People, rng: random.Random, n: int, dup_rate: float,
             yield _vary(people.new(), rng)
 
 
-def write_drop(path: Path, columns: list[tuple[str, str]], rows: Iterator[dict[str, str]], *,
-               encoding: str = "utf-8", newline: str = "\n", bom: bool = False,
-               blank_every: int = 0, transform: Callable[[str], str] | None = None) -> int:
+def write_drop(
+    path: Path,
+    columns: list[tuple[str, str]],
+    rows: Iterator[dict[str, str]],
+    *,
+    encoding: str = "utf-8",
+    newline: str = "\n",
+    bom: bool = False,
+    blank_every: int = 0,
+    transform: Callable[[str], str] | None = None,
+) -> int:
     """Write ``rows`` under ``columns`` = [(header text, canonical key)]; returns bytes written."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator=newline)
@@ -143,49 +259,128 @@ def make_drops(out: Path = DROPS, seed: int = SEED) -> dict[str, int]:
     def put(name: str, *args: object, **kw: object) -> None:
         sizes[name] = write_drop(out / name, *args, **kw)  # type: ignore[arg-type]
 
-    put("2025-01-acme-webinar.csv",
-        [("First Name", "first_name"), ("Last Name", "last_name"), ("E-mail", "email"),
-         ("Company", "company_name"), ("Company Domain", "company_domain"),
-         ("Job Title", "job_title"), ("LinkedIn", "linkedin_url"), ("Country", "country")],
-        _rows(people, rng, 320, 0.03), blank_every=97)
-    put("2025-02-trade-show-badges.csv",
-        [("first", "first_name"), ("last", "last_name"), ("Email Address", "email"),
-         ("Organization", "company_name"), ("Website", "company_domain"), ("Title", "job_title"),
-         ("City", "city"), ("State", "state"), ("Country", "country"), ("Phone", "phone")],
-        _rows(people, rng, 450, 0.05), newline="\r\n", bom=True)
+    put(
+        "2025-01-acme-webinar.csv",
+        [
+            ("First Name", "first_name"),
+            ("Last Name", "last_name"),
+            ("E-mail", "email"),
+            ("Company", "company_name"),
+            ("Company Domain", "company_domain"),
+            ("Job Title", "job_title"),
+            ("LinkedIn", "linkedin_url"),
+            ("Country", "country"),
+        ],
+        _rows(people, rng, 320, 0.03),
+        blank_every=97,
+    )
+    put(
+        "2025-02-trade-show-badges.csv",
+        [
+            ("first", "first_name"),
+            ("last", "last_name"),
+            ("Email Address", "email"),
+            ("Organization", "company_name"),
+            ("Website", "company_domain"),
+            ("Title", "job_title"),
+            ("City", "city"),
+            ("State", "state"),
+            ("Country", "country"),
+            ("Phone", "phone"),
+        ],
+        _rows(people, rng, 450, 0.05),
+        newline="\r\n",
+        bom=True,
+    )
     # Windows-1252, as Excel on Windows saves "CSV": accented names transcode; € is 0x80.
-    put("2025-03-partner-referrals.csv",
-        [("Full Name", "full_name"), ("Company Name", "company_name"), ("Email", "email"),
-         ("Mobile", "mobile_phone"), ("LinkedIn URL", "linkedin_url"), ("Deal size", "deal")],
+    put(
+        "2025-03-partner-referrals.csv",
+        [
+            ("Full Name", "full_name"),
+            ("Company Name", "company_name"),
+            ("Email", "email"),
+            ("Mobile", "mobile_phone"),
+            ("LinkedIn URL", "linkedin_url"),
+            ("Deal size", "deal"),
+        ],
         ({**r, "deal": f"€{rng.randint(5, 90)}k"} for r in _rows(people, rng, 260, 0.04)),
-        encoding="cp1252", newline="\r\n",
-        transform=lambda t: t.replace("ễ", "e").replace("Ł", "L").replace("ł", "l")
-        .replace("ş", "s").replace("ğ", "g").replace("\u0131", "i").replace("Ç", "C"))
-    notes_cols = [("first_name", "first_name"), ("last_name", "last_name"), ("email", "email"),
-                  ("phone", "phone"), ("linkedin_url", "linkedin_url"),
-                  ("company_name", "company_name"), ("company_domain", "company_domain"),
-                  ("job_title", "job_title"), ("city", "city"), ("state", "state"),
-                  ("country", "country"), ("notes", "notes")]
+        encoding="cp1252",
+        newline="\r\n",
+        transform=lambda t: (
+            t.replace("ễ", "e")
+            .replace("Ł", "L")
+            .replace("ł", "l")
+            .replace("ş", "s")
+            .replace("ğ", "g")
+            .replace("\u0131", "i")
+            .replace("Ç", "C")
+        ),
+    )
+    notes_cols = [
+        ("first_name", "first_name"),
+        ("last_name", "last_name"),
+        ("email", "email"),
+        ("phone", "phone"),
+        ("linkedin_url", "linkedin_url"),
+        ("company_name", "company_name"),
+        ("company_domain", "company_domain"),
+        ("job_title", "job_title"),
+        ("city", "city"),
+        ("state", "state"),
+        ("country", "country"),
+        ("notes", "notes"),
+    ]
     put("2025-04-crm-export.csv", notes_cols, _rows(people, rng, 7000, 0.02), blank_every=1500)
 
     def research() -> Iterator[dict[str, str]]:
         for i, r in enumerate(_rows(people, rng, 40, 0.0)):
             if i == 17:  # one pasted transcript: over the API's 150 KB on its own
-                r = dict(r, notes="Call transcript. " + " ".join(
-                    f"[{m:04d}] discussed roadmap, pricing and rollout;" for m in range(3200)))
+                r = dict(
+                    r,
+                    notes="Call transcript. "
+                    + " ".join(
+                        f"[{m:04d}] discussed roadmap, pricing and rollout;" for m in range(3200)
+                    ),
+                )
             yield r
-    put("2025-05-research-notes.csv",
-        [("Name", "full_name"), ("Company", "company_name"), ("Work Email", "email"),
-         ("LinkedIn Profile", "linkedin_url"), ("Notes", "notes")], research())
-    put("2025-06-linkedin-scrape.csv",
-        [("Full Name", "full_name"), ("Employer", "company_name"), ("Profile URL", "linkedin_url"),
-         ("Position", "job_title"), ("Location", "city")],
-        _rows(people, rng, 220, 0.06))
+
+    put(
+        "2025-05-research-notes.csv",
+        [
+            ("Name", "full_name"),
+            ("Company", "company_name"),
+            ("Work Email", "email"),
+            ("LinkedIn Profile", "linkedin_url"),
+            ("Notes", "notes"),
+        ],
+        research(),
+    )
+    put(
+        "2025-06-linkedin-scrape.csv",
+        [
+            ("Full Name", "full_name"),
+            ("Employer", "company_name"),
+            ("Profile URL", "linkedin_url"),
+            ("Position", "job_title"),
+            ("Location", "city"),
+        ],
+        _rows(people, rng, 220, 0.06),
+    )
     # "Location" and "Profile URL" are not in the synonym table's unambiguous spellings: this drop
     # ships an explicit mapping next to it, as a user would.
-    (out / "2025-06-linkedin-scrape.csv.mapping.json").write_text(json.dumps(
-        {"full_name": "Full Name", "company_name": "Employer", "linkedin_url": "Profile URL",
-         "job_title": "Position"}, indent=2) + "\n", encoding="utf-8")
+    (out / "2025-06-linkedin-scrape.csv.mapping.json").write_text(
+        json.dumps(
+            {
+                "full_name": "Full Name",
+                "company_name": "Employer",
+                "linkedin_url": "Profile URL",
+                "job_title": "Position",
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return sizes
 
 
@@ -193,8 +388,20 @@ def make_large(path: Path, size_mb: float, seed: int = SEED) -> int:
     """A big UTF-8 drop of the same shape (quotes, multi-line notes, 2% duplicates)."""
     rng = random.Random(seed + 1)
     people = People(rng)
-    cols = ["first_name", "last_name", "email", "phone", "linkedin_url", "company_name",
-            "company_domain", "job_title", "city", "state", "country", "notes"]
+    cols = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "linkedin_url",
+        "company_name",
+        "company_domain",
+        "job_title",
+        "city",
+        "state",
+        "country",
+        "notes",
+    ]
     target = int(size_mb * 1024 * 1024)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0

@@ -71,8 +71,11 @@ class ChunkSpec:
     @property
     def excluded_records(self) -> list[int]:
         """Records between this chunk's first and last one that it does not carry."""
-        return [n for (_, b), (a, _) in zip(self.record_ranges, self.record_ranges[1:],
-                                            strict=False) for n in range(b + 1, a)]
+        return [
+            n
+            for (_, b), (a, _) in zip(self.record_ranges, self.record_ranges[1:], strict=False)
+            for n in range(b + 1, a)
+        ]
 
     def source_record(self, server_row: int) -> int:
         """Source record number of the chunk's row ``server_row`` (header = 1, first data = 2).
@@ -99,16 +102,27 @@ class ChunkSpec:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "part": self.part, "byte_ranges": self.byte_ranges,
-                "record_ranges": self.record_ranges, "rows": self.rows, "size": self.size,
-                "sha256": self.sha256}
+        return {
+            "index": self.index,
+            "part": self.part,
+            "byte_ranges": self.byte_ranges,
+            "record_ranges": self.record_ranges,
+            "rows": self.rows,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChunkSpec:
-        return cls(index=int(d["index"]), part=d.get("part", ""),
-                   byte_ranges=[(int(a), int(b)) for a, b in d["byte_ranges"]],
-                   record_ranges=[(int(a), int(b)) for a, b in d["record_ranges"]],
-                   rows=int(d["rows"]), size=int(d["size"]), sha256=d["sha256"])
+        return cls(
+            index=int(d["index"]),
+            part=d.get("part", ""),
+            byte_ranges=[(int(a), int(b)) for a, b in d["byte_ranges"]],
+            record_ranges=[(int(a), int(b)) for a, b in d["record_ranges"]],
+            rows=int(d["rows"]),
+            size=int(d["size"]),
+            sha256=d["sha256"],
+        )
 
 
 @dataclass
@@ -138,8 +152,16 @@ class Packer:
     def _close(self) -> None:
         c = self._cur
         if c.rows:
-            self.chunks.append(ChunkSpec(len(self.chunks), _runs(c.byte_ranges),
-                                         c.record_ranges, c.rows, c.size, c.sha.hexdigest()))
+            self.chunks.append(
+                ChunkSpec(
+                    len(self.chunks),
+                    _runs(c.byte_ranges),
+                    c.record_ranges,
+                    c.rows,
+                    c.size,
+                    c.sha.hexdigest(),
+                )
+            )
         self._cur = self._new()
 
     def add(self, b: Batch, included: np.ndarray) -> None:
@@ -162,7 +184,7 @@ class Packer:
                     raise AssertionError("a record larger than a whole chunk reached the packer")
                 self._close()
                 continue
-            self._take(b, included[j:j + k], int(csum[j + k] - csum[j]))
+            self._take(b, included[j : j + k], int(csum[j + k] - csum[j]))
             j += k
             if self._cur.rows >= self.max_rows:
                 self._close()
@@ -174,7 +196,7 @@ class Packer:
         mv = memoryview(b.out)
         for a, z in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             first, last = int(idx[a]), int(idx[z - 1])
-            c.sha.update(mv[int(b.out_start[first]):int(b.out_end[last])])
+            c.sha.update(mv[int(b.out_start[first]) : int(b.out_end[last])])
             if b.unterminated_last and last == len(b) - 1:
                 c.sha.update(self.newline)
             c.byte_ranges.append((int(b.src_start[first]), int(b.src_end[last])))
@@ -191,8 +213,7 @@ class Packer:
         return self.chunks
 
 
-def _read_ranges(path: str | Path, plan: ImportPlan,
-                 ranges: list[tuple[int, int]]) -> list[bytes]:
+def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int]]) -> list[bytes]:
     newline = plan.newline.encode()
     parts: list[bytes] = []
     if not ranges:
@@ -208,18 +229,24 @@ def _read_ranges(path: str | Path, plan: ImportPlan,
             span = f.read(last - first)
         for s, e in ranges:
             if span:
-                raw = span[s - first:e - first]
+                raw = span[s - first : e - first]
             else:
                 f.seek(s)
                 raw = f.read(e - s)
             if len(raw) != e - s:
-                raise DropChangedError(path, "the file is shorter than when it was planned",
-                                       "re-plan the drop (it was modified or replaced)")
+                raise DropChangedError(
+                    path,
+                    "the file is shorter than when it was planned",
+                    "re-plan the drop (it was modified or replaced)",
+                )
             try:
                 data = to_utf8(raw, plan.encoding)
             except UnicodeDecodeError:
-                raise DropChangedError(path, "the file's bytes changed since it was planned",
-                                       "re-plan the drop (it was modified or replaced)") from None
+                raise DropChangedError(
+                    path,
+                    "the file's bytes changed since it was planned",
+                    "re-plan the drop (it was modified or replaced)",
+                ) from None
             parts.append(data if data.endswith(b"\n") else data + newline)
     return parts
 
@@ -231,9 +258,12 @@ def read_chunk(path: str | Path, plan: ImportPlan, chunk: ChunkSpec) -> bytes:
     """
     data = plan.header_bytes + b"".join(_read_ranges(path, plan, chunk.byte_ranges))
     if hashlib.sha256(data).hexdigest() != chunk.sha256 or len(data) != chunk.size:
-        raise DropChangedError(path, f"chunk {chunk.label} no longer matches its sha256",
-                               "the drop was modified after it was planned; re-plan it (never "
-                               "edit a drop in place: write a new file)")
+        raise DropChangedError(
+            path,
+            f"chunk {chunk.label} no longer matches its sha256",
+            "the drop was modified after it was planned; re-plan it (never "
+            "edit a drop in place: write a new file)",
+        )
     return data
 
 
@@ -261,22 +291,27 @@ def split_bytes(chunk: bytes) -> tuple[bytes, bytes]:
     """Split one chunk's bytes (header + records) into two halves, each with the header."""
     spans = record_spans(chunk)
     if len(spans) < 3:
-        raise IngestError("<chunk>", "a chunk with one row cannot be split",
-                          "the row alone is over the server's limit; reject or shorten it")
-    header = chunk[:spans[0][1]]
+        raise IngestError(
+            "<chunk>",
+            "a chunk with one row cannot be split",
+            "the row alone is over the server's limit; reject or shorten it",
+        )
+    header = chunk[: spans[0][1]]
     body = spans[1:]
     mid = len(body) // 2
-    first = header + chunk[body[0][0]:body[mid - 1][1]]
-    second = header + chunk[body[mid][0]:body[-1][1]]
+    first = header + chunk[body[0][0] : body[mid - 1][1]]
+    second = header + chunk[body[mid][0] : body[-1][1]]
     return first, second
 
 
-def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[ChunkSpec,
-                                                                               ChunkSpec]:
+def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[ChunkSpec, ChunkSpec]:
     """Split a chunk into two specs with their own ranges, record numbers and sha256."""
     if chunk.rows < 2:
-        raise IngestError(path, f"chunk {chunk.label} has one row and cannot be split",
-                          "the row alone is over the server's limit; shorten it")
+        raise IngestError(
+            path,
+            f"chunk {chunk.label} has one row and cannot be split",
+            "the row alone is over the server's limit; shorten it",
+        )
     read_chunk(path, plan, chunk)  # verifies the file is still the planned one
     spans: list[tuple[int, int]] = []
     with open(path, "rb") as f:
@@ -286,8 +321,11 @@ def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[Ch
             spans.extend((s + a, s + b) for a, b in record_spans(raw, plan.encoding.name))
     numbers = chunk.record_numbers
     if len(spans) != len(numbers):
-        raise DropChangedError(path, f"chunk {chunk.label} no longer holds {len(numbers)} records",
-                               "re-plan the drop (it was modified or replaced)")
+        raise DropChangedError(
+            path,
+            f"chunk {chunk.label} no longer holds {len(numbers)} records",
+            "re-plan the drop (it was modified or replaced)",
+        )
     mid = len(spans) // 2
     halves = []
     for part, sl in (("a", slice(0, mid)), ("b", slice(mid, None))):
@@ -300,14 +338,23 @@ def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[Ch
             else:
                 rec_ranges.append((r, r))
         data = plan.header_bytes + b"".join(_read_ranges(path, plan, ranges))
-        halves.append(replace(chunk, byte_ranges=ranges, record_ranges=rec_ranges,
-                              rows=len(recs), size=len(data),
-                              sha256=hashlib.sha256(data).hexdigest(), part=chunk.part + part))
+        halves.append(
+            replace(
+                chunk,
+                byte_ranges=ranges,
+                record_ranges=rec_ranges,
+                rows=len(recs),
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                part=chunk.part + part,
+            )
+        )
     return halves[0], halves[1]
 
 
-def split_chunk(chunk: bytes | ChunkSpec, path: str | Path | None = None,
-                plan: ImportPlan | None = None) -> tuple[Any, Any]:
+def split_chunk(
+    chunk: bytes | ChunkSpec, path: str | Path | None = None, plan: ImportPlan | None = None
+) -> tuple[Any, Any]:
     """Halve a chunk after a 413: bytes → two byte strings; a spec (with path, plan) → two specs.
 
     >>> split_chunk(b"email\\na@x\\nb@x\\n")

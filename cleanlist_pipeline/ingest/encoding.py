@@ -28,8 +28,11 @@ _BLOCK = 4 * 1024 * 1024
 # Leading bytes of formats people rename to .csv by mistake.
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"\x1f\x8b", "gzip-compressed", "decompress it (gunzip) and drop the .csv inside"),
-    (b"PK\x03\x04", "a ZIP archive (or an .xlsx workbook)",
-     "unzip it, or export the sheet as CSV (UTF-8)"),
+    (
+        b"PK\x03\x04",
+        "a ZIP archive (or an .xlsx workbook)",
+        "unzip it, or export the sheet as CSV (UTF-8)",
+    ),
     (b"\xd0\xcf\x11\xe0", "an old Excel/OLE document", "export the sheet as CSV (UTF-8)"),
     (b"BZh", "bzip2-compressed", "decompress it and drop the .csv inside"),
     (b"\xfd7zXZ\x00", "xz-compressed", "decompress it and drop the .csv inside"),
@@ -53,8 +56,12 @@ class EncodingDecision:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EncodingDecision:
-        return cls(name=d["name"], had_bom=bool(d["had_bom"]), transcoded=bool(d["transcoded"]),
-                   reason=d.get("reason", ""))
+        return cls(
+            name=d["name"],
+            had_bom=bool(d["had_bom"]),
+            transcoded=bool(d["transcoded"]),
+            reason=d.get("reason", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,18 +112,26 @@ def _check_encoding_name(path: str | Path, name: str) -> str:
     try:
         canonical = codecs.lookup(name).name
     except LookupError:
-        raise EncodingError(path, f"unknown encoding {name!r}",
-                            "configure a Python codec name such as 'latin-1' or 'cp1252'",
-                            offset=0, line=1) from None
+        raise EncodingError(
+            path,
+            f"unknown encoding {name!r}",
+            "configure a Python codec name such as 'latin-1' or 'cp1252'",
+            offset=0,
+            line=1,
+        ) from None
     ascii_bytes = bytes(range(1, 128))
     try:
         ok = ascii_bytes.decode(canonical) == ascii_bytes.decode("ascii")
     except UnicodeDecodeError:
         ok = False
     if not ok:
-        raise EncodingError(path, f"encoding {name!r} is not ASCII-compatible",
-                            "re-save the file as UTF-8 (UTF-16/32 and stateful encodings are "
-                            "not supported)", offset=0, line=1)
+        raise EncodingError(
+            path,
+            f"encoding {name!r} is not ASCII-compatible",
+            "re-save the file as UTF-8 (UTF-16/32 and stateful encodings are not supported)",
+            offset=0,
+            line=1,
+        )
     return canonical
 
 
@@ -134,7 +149,7 @@ def _first_bad(path: str | Path, encoding: str, start: int) -> tuple[int, bytes]
             except UnicodeDecodeError as exc:
                 pending = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
                 at = base - pending + exc.start
-                return at, exc.object[exc.start:exc.end]
+                return at, exc.object[exc.start : exc.end]
             if final:
                 return None
             base += len(block)
@@ -152,7 +167,7 @@ def utf8_valid(data: bytes, end: int | None = None) -> bool:
     w = np.frombuffer(data, dtype=np.uint8)
     hi = np.flatnonzero(w >= 0x80)
     if end is not None:
-        hi = hi[:np.searchsorted(hi, end)]
+        hi = hi[: np.searchsorted(hi, end)]
     if len(hi) == 0:
         return True
     runs = np.flatnonzero(np.diff(hi) != 1) + 1
@@ -175,8 +190,9 @@ def _even_newline_after(block: bytes, lo: int, quotes_before: int) -> int | None
     return int(even[0]) + 1 if len(even) else None
 
 
-def detect(path: str | Path, configured: str | None = None,
-           segment_bytes: int | None = None) -> SourceFacts:
+def detect(
+    path: str | Path, configured: str | None = None, segment_bytes: int | None = None
+) -> SourceFacts:
     """Read the whole file once: refuse binary content, pick the encoding, hash the bytes.
 
     >>> detect("drop.csv").encoding.name  # doctest: +SKIP
@@ -222,20 +238,31 @@ def detect(path: str | Path, configured: str | None = None,
     if utf8_ok and pending:
         utf8_ok = utf8_valid(pending)
     if size == 0:
-        raise EmptyFileError(path, "the file is empty (0 bytes)",
-                             "drop a CSV with a header row and at least one data row")
+        raise EmptyFileError(
+            path,
+            "the file is empty (0 bytes)",
+            "drop a CSV with a header row and at least one data row",
+        )
     for magic, what, todo in _MAGIC:
         if head.startswith(magic):
             raise NotCSVError(path, f"the file is {what}, not a CSV", todo)
     if nul_at is not None:
-        raise NotCSVError(path, f"NUL byte at byte offset {nul_at} (line "
-                          f"{line_of_offset(path, nul_at)}): this is binary data, not a text CSV",
-                          "export the data as a plain UTF-8 CSV and drop that file")
+        raise NotCSVError(
+            path,
+            f"NUL byte at byte offset {nul_at} (line "
+            f"{line_of_offset(path, nul_at)}): this is binary data, not a text CSV",
+            "export the data as a plain UTF-8 CSV and drop that file",
+        )
     had_bom = head.startswith(UTF8_BOM)
     if utf8_ok:
-        return SourceFacts(EncodingDecision("utf-8", had_bom, False,
-                                            "valid UTF-8" + (" with BOM" if had_bom else "")),
-                           sha.hexdigest(), size, tuple(p for p in points if p < size))
+        return SourceFacts(
+            EncodingDecision(
+                "utf-8", had_bom, False, "valid UTF-8" + (" with BOM" if had_bom else "")
+            ),
+            sha.hexdigest(),
+            size,
+            tuple(p for p in points if p < size),
+        )
     bad = _first_bad(path, "utf-8", 0)
     assert bad is not None
     utf8_at = bad[0]
@@ -248,10 +275,19 @@ def detect(path: str | Path, configured: str | None = None,
         raise EncodingError(
             path,
             f"byte 0x{raw[:1].hex()} at byte offset {at} (line {line}) is neither UTF-8 nor "
-            f"{candidate}", "re-save the file as UTF-8, or configure the encoding it was "
-            "written in", offset=at, line=line)
-    reason = (f"not UTF-8 (first invalid byte at offset {utf8_at}, line "
-              f"{line_of_offset(path, utf8_at)}); decoded as {candidate} ({origin}) and "
-              "transcoded to UTF-8")
-    return SourceFacts(EncodingDecision(candidate, had_bom, True, reason), sha.hexdigest(), size,
-                       tuple(p for p in points if p < size))
+            f"{candidate}",
+            "re-save the file as UTF-8, or configure the encoding it was written in",
+            offset=at,
+            line=line,
+        )
+    reason = (
+        f"not UTF-8 (first invalid byte at offset {utf8_at}, line "
+        f"{line_of_offset(path, utf8_at)}); decoded as {candidate} ({origin}) and "
+        "transcoded to UTF-8"
+    )
+    return SourceFacts(
+        EncodingDecision(candidate, had_bom, True, reason),
+        sha.hexdigest(),
+        size,
+        tuple(p for p in points if p < size),
+    )

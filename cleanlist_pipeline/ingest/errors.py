@@ -53,8 +53,9 @@ class NotCSVError(IngestError):
 class EncodingError(IngestError):
     """Bytes that no accepted encoding decodes; ``offset`` and ``line`` locate the first one."""
 
-    def __init__(self, path: str | Path, problem: str, hint: str, *, offset: int,
-                 line: int) -> None:
+    def __init__(
+        self, path: str | Path, problem: str, hint: str, *, offset: int, line: int
+    ) -> None:
         self.offset = offset
         self.line = line
         super().__init__(path, problem, hint)
@@ -71,8 +72,9 @@ class MappingError(HeaderError):
 class MalformedCSVError(IngestError):
     """Damage that spreads past one row, e.g. a quote that is never closed."""
 
-    def __init__(self, path: str | Path, problem: str, hint: str, *, record: int,
-                 line: int) -> None:
+    def __init__(
+        self, path: str | Path, problem: str, hint: str, *, record: int, line: int
+    ) -> None:
         self.record = record
         self.line = line
         super().__init__(path, problem, hint)

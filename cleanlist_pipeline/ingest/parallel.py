@@ -52,8 +52,9 @@ def _scan_segment(ctx: ScanContext, start: int, end: int) -> list[Batch]:
     return batches
 
 
-def parallel_batches(ctx: ScanContext, start: int, first_line: int, points: list[int],
-                     size: int, workers: int) -> Iterator[Batch]:
+def parallel_batches(
+    ctx: ScanContext, start: int, first_line: int, points: list[int], size: int, workers: int
+) -> Iterator[Batch]:
     """Batches of ``[start, size)`` in file order, scanned by ``workers`` processes."""
     bounds = [start, *[p for p in points if p > start], size]
     segments = list(itertools.pairwise(bounds))

@@ -116,22 +116,37 @@ class ImportPlan:
         reasons: dict[str, int] = {}
         for r in self.removed_and_rejected():
             reasons[r.reason] = reasons.get(r.reason, 0) + 1
-        return {"data_records": self.data_records, "blank_records": self.blank_records,
-                "chunks": len(self.chunks), "rows_planned": self.rows_planned,
-                "removed": reasons, "already_imported": self.already_imported_count,
-                "predicted_skips": {k: len(v) for k, v in self.predicted_skips.items()},
-                "encoding": self.encoding.name, "transcoded": self.encoding.transcoded,
-                "mapping_source": self.mapping_source, "scan_mode": self.scan_mode}
+        return {
+            "data_records": self.data_records,
+            "blank_records": self.blank_records,
+            "chunks": len(self.chunks),
+            "rows_planned": self.rows_planned,
+            "removed": reasons,
+            "already_imported": self.already_imported_count,
+            "predicted_skips": {k: len(v) for k, v in self.predicted_skips.items()},
+            "encoding": self.encoding.name,
+            "transcoded": self.encoding.transcoded,
+            "mapping_source": self.mapping_source,
+            "scan_mode": self.scan_mode,
+        }
 
     def to_dict(self, include_record_hashes: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "path": self.path, "source_sha256": self.source_sha256,
-            "source_size": self.source_size, "encoding": self.encoding.to_dict(),
-            "column_mapping": self.column_mapping, "mapping_source": self.mapping_source,
-            "unmapped_columns": self.unmapped_columns, "header_fields": self.header_fields,
-            "header_line": self.header_line, "newline": self.newline,
-            "max_bytes": self.max_bytes, "max_rows": self.max_rows, "scan_mode": self.scan_mode,
-            "data_records": self.data_records, "blank_records": self.blank_records,
+            "path": self.path,
+            "source_sha256": self.source_sha256,
+            "source_size": self.source_size,
+            "encoding": self.encoding.to_dict(),
+            "column_mapping": self.column_mapping,
+            "mapping_source": self.mapping_source,
+            "unmapped_columns": self.unmapped_columns,
+            "header_fields": self.header_fields,
+            "header_line": self.header_line,
+            "newline": self.newline,
+            "max_bytes": self.max_bytes,
+            "max_rows": self.max_rows,
+            "scan_mode": self.scan_mode,
+            "data_records": self.data_records,
+            "blank_records": self.blank_records,
             "chunks": [c.to_dict() for c in self.chunks],
             "rejects": [r.to_dict() for r in self.rejects],
             "removed_duplicates": [r.to_dict() for r in self.removed_duplicates],
@@ -140,7 +155,8 @@ class ImportPlan:
         }
         if include_record_hashes:
             d["record_hashes"] = base64.b64encode(
-                self.record_hashes.astype("<u8").tobytes()).decode("ascii")
+                self.record_hashes.astype("<u8").tobytes()
+            ).decode("ascii")
         return d
 
     def to_json(self, include_record_hashes: bool = True) -> str:
@@ -148,22 +164,34 @@ class ImportPlan:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ImportPlan:
-        hashes = np.frombuffer(base64.b64decode(d["record_hashes"]), dtype="<u8").astype(
-            np.uint64) if d.get("record_hashes") else np.zeros(0, np.uint64)
+        hashes = (
+            np.frombuffer(base64.b64decode(d["record_hashes"]), dtype="<u8").astype(np.uint64)
+            if d.get("record_hashes")
+            else np.zeros(0, np.uint64)
+        )
         return cls(
-            path=d["path"], source_sha256=d["source_sha256"], source_size=int(d["source_size"]),
+            path=d["path"],
+            source_sha256=d["source_sha256"],
+            source_size=int(d["source_size"]),
             encoding=EncodingDecision.from_dict(d["encoding"]),
-            column_mapping=dict(d["column_mapping"]), mapping_source=d["mapping_source"],
-            unmapped_columns=list(d["unmapped_columns"]), header_fields=list(d["header_fields"]),
-            header_line=d["header_line"], newline=d["newline"], max_bytes=int(d["max_bytes"]),
-            max_rows=int(d["max_rows"]), scan_mode=d["scan_mode"],
-            data_records=int(d["data_records"]), blank_records=int(d["blank_records"]),
+            column_mapping=dict(d["column_mapping"]),
+            mapping_source=d["mapping_source"],
+            unmapped_columns=list(d["unmapped_columns"]),
+            header_fields=list(d["header_fields"]),
+            header_line=d["header_line"],
+            newline=d["newline"],
+            max_bytes=int(d["max_bytes"]),
+            max_rows=int(d["max_rows"]),
+            scan_mode=d["scan_mode"],
+            data_records=int(d["data_records"]),
+            blank_records=int(d["blank_records"]),
             chunks=[ChunkSpec.from_dict(c) for c in d["chunks"]],
             rejects=[RejectedRecord.from_dict(r) for r in d["rejects"]],
             removed_duplicates=[RejectedRecord.from_dict(r) for r in d["removed_duplicates"]],
             predicted_skips={k: list(v) for k, v in d["predicted_skips"].items()},
             already_imported=[(int(a), int(b)) for a, b in d["already_imported"]],
-            record_hashes=hashes)
+            record_hashes=hashes,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ImportPlan:
@@ -191,31 +219,46 @@ def _read_header(path: Path, facts: SourceFacts, max_bytes: int) -> _Header:
             parts.append(raw)
             st = csv_state(raw.decode(enc), state)
             if st == ERROR:
-                raise NotCSVError(path, "the header row contains a bare carriage return: the file "
-                                  "seems to use CR-only (classic Mac) line endings",
-                                  "re-save it with LF or CRLF line endings")
+                raise NotCSVError(
+                    path,
+                    "the header row contains a bare carriage return: the file "
+                    "seems to use CR-only (classic Mac) line endings",
+                    "re-save it with LF or CRLF line endings",
+                )
             state = IN_QUOTED if st == IN_QUOTED else START_FIELD
             if state != IN_QUOTED or sum(map(len, parts)) > max_bytes:
                 break
     src = b"".join(parts)
     if state == IN_QUOTED and len(src) <= max_bytes:
-        raise MalformedCSVError(path, "a quoted field in the header row (record 1, line 1) is "
-                                "never closed", "close the quote in the header and drop the file "
-                                "again", record=1, line=1)
+        raise MalformedCSVError(
+            path,
+            "a quoted field in the header row (record 1, line 1) is never closed",
+            "close the quote in the header and drop the file again",
+            record=1,
+            line=1,
+        )
     u8 = to_utf8(src, facts.encoding)
     if len(u8) > max_bytes - 2:
-        raise HeaderError(path, f"the header row alone is {len(u8)} bytes or more; every chunk "
-                          f"repeats it and must stay within {max_bytes} bytes",
-                          "drop the columns you do not import (keep the mapped ones) and drop "
-                          "the file again")
+        raise HeaderError(
+            path,
+            f"the header row alone is {len(u8)} bytes or more; every chunk "
+            f"repeats it and must stay within {max_bytes} bytes",
+            "drop the columns you do not import (keep the mapped ones) and drop the file again",
+        )
     text = u8.decode("utf-8").rstrip("\r\n")
     fields = parse_fields(text) if text.strip() else []
     if not fields or all(not f.strip() for f in fields):
-        raise HeaderError(path, "line 1 is blank: the first line must be the header row",
-                          "remove the leading blank lines and drop the file again")
+        raise HeaderError(
+            path,
+            "line 1 is blank: the first line must be the header row",
+            "remove the leading blank lines and drop the file again",
+        )
     if not src.endswith(b"\n"):
-        raise EmptyFileError(path, "the file holds a header row and no data rows",
-                             "add data rows below the header, or don't drop the file")
+        raise EmptyFileError(
+            path,
+            "the file holds a header row and no data rows",
+            "add data rows below the header, or don't drop the file",
+        )
     return _Header(u8, fields, start + len(src), lines)
 
 
@@ -248,16 +291,31 @@ def _consume(batches: Iterator[Batch], acc: _Acc, seen: np.ndarray | None) -> No
         acc.hashes.append(b.content_h[data])
         for i in np.flatnonzero(b.kind == KIND_REJECT).tolist():
             code, detail = b.reasons[i]
-            acc.rejects.append(RejectedRecord(b.first_record + i, int(b.line[i]), code, detail,
-                                              int(b.src_start[i]), int(b.src_end[i])))
+            acc.rejects.append(
+                RejectedRecord(
+                    b.first_record + i,
+                    int(b.line[i]),
+                    code,
+                    detail,
+                    int(b.src_start[i]),
+                    int(b.src_end[i]),
+                )
+            )
         removed = acc.dedupe.process(b)
         keep = b.kind == KIND_DATA
         for i, reason in sorted(removed.items()):
             keep[i] = False
             what = "e-mail" if reason == "duplicate_email" else "LinkedIn URL"
-            acc.removed.append(RejectedRecord(b.first_record + i, int(b.line[i]), reason,
-                                              f"same {what} as an earlier row (kept)",
-                                              int(b.src_start[i]), int(b.src_end[i])))
+            acc.removed.append(
+                RejectedRecord(
+                    b.first_record + i,
+                    int(b.line[i]),
+                    reason,
+                    f"same {what} as an earlier row (kept)",
+                    int(b.src_start[i]),
+                    int(b.src_end[i]),
+                )
+            )
         if seen is not None and len(seen):
             idx = np.flatnonzero(keep)
             h = b.content_h[idx]
@@ -266,15 +324,20 @@ def _consume(batches: Iterator[Batch], acc: _Acc, seen: np.ndarray | None) -> No
             keep[hit] = False
             acc.already.extend((hit + b.first_record).tolist())
         acc.missing_required.extend(
-            (np.flatnonzero(keep & ~b.has_required) + b.first_record).tolist())
+            (np.flatnonzero(keep & ~b.has_required) + b.first_record).tolist()
+        )
         acc.packer.add(b, np.flatnonzero(keep))
 
 
-def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
-              encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-              max_rows: int = API_MAX_ROWS,
-              seen_record_hashes: np.ndarray | None = None,
-              workers: int | None = None) -> ImportPlan:
+def plan_file(
+    path: str | Path,
+    column_mapping: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_rows: int = API_MAX_ROWS,
+    seen_record_hashes: np.ndarray | None = None,
+    workers: int | None = None,
+) -> ImportPlan:
     """Read ``path`` once (after an encoding pre-pass) and plan its chunks.
 
     ``column_mapping`` is ``{canonical_field: header}``; None looks for ``<drop>.mapping.json``,
@@ -291,8 +354,7 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
     header = _read_header(path, facts, max_bytes)
     mapping = resolve_mapping(path, header.fields, column_mapping)
     newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
-    layout = Layout.from_index(len(header.fields), mapping.column_index,
-                               max_bytes - len(header.u8))
+    layout = Layout.from_index(len(header.fields), mapping.column_index, max_bytes - len(header.u8))
     ctx = ScanContext(path, facts.encoding, layout, newline)
     seen = None
     if seen_record_hashes is not None:
@@ -301,8 +363,11 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
     scan = (header.end, header.lines + 1, facts.size)
     if parallel and facts.split_points:
         try:
-            _consume(parallel_batches(ctx, *scan[:2], list(facts.split_points), facts.size,
-                                      workers), acc, seen)
+            _consume(
+                parallel_batches(ctx, *scan[:2], list(facts.split_points), facts.size, workers),
+                acc,
+                seen,
+            )
         except RetrySerially:
             acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
             _consume(scan_batches(ctx, *scan), acc, seen)
@@ -310,21 +375,36 @@ def plan_file(path: str | Path, column_mapping: Mapping[str, str] | None = None,
         _consume(scan_batches(ctx, *scan), acc, seen)
     mode = ("exact" if not acc.fast_batches else "mixed") if acc.exact_batches else "fast"
     if acc.data_records == 0:
-        raise EmptyFileError(path, "the file holds a header row and no data rows"
-                             + (f" (only {acc.blank_records} blank lines)"
-                                if acc.blank_records else ""),
-                             "add data rows below the header, or don't drop the file")
+        raise EmptyFileError(
+            path,
+            "the file holds a header row and no data rows"
+            + (f" (only {acc.blank_records} blank lines)" if acc.blank_records else ""),
+            "add data rows below the header, or don't drop the file",
+        )
     hashes = np.concatenate(acc.hashes) if acc.hashes else np.zeros(0, np.uint64)
     return ImportPlan(
-        path=str(path), source_sha256=facts.sha256, source_size=facts.size,
-        encoding=facts.encoding, column_mapping=mapping.column_mapping,
-        mapping_source=mapping.source, unmapped_columns=mapping.unmapped_columns,
-        header_fields=header.fields, header_line=header.u8.decode("utf-8"),
-        newline=newline.decode(), max_bytes=max_bytes, max_rows=max_rows, scan_mode=mode,
-        data_records=acc.data_records, blank_records=acc.blank_records,
-        chunks=acc.packer.finish(), rejects=acc.rejects, removed_duplicates=acc.removed,
-        predicted_skips={"missing_required": acc.missing_required} if acc.missing_required
-        else {}, already_imported=_ranges(acc.already), record_hashes=hashes)
+        path=str(path),
+        source_sha256=facts.sha256,
+        source_size=facts.size,
+        encoding=facts.encoding,
+        column_mapping=mapping.column_mapping,
+        mapping_source=mapping.source,
+        unmapped_columns=mapping.unmapped_columns,
+        header_fields=header.fields,
+        header_line=header.u8.decode("utf-8"),
+        newline=newline.decode(),
+        max_bytes=max_bytes,
+        max_rows=max_rows,
+        scan_mode=mode,
+        data_records=acc.data_records,
+        blank_records=acc.blank_records,
+        chunks=acc.packer.finish(),
+        rejects=acc.rejects,
+        removed_duplicates=acc.removed,
+        predicted_skips={"missing_required": acc.missing_required} if acc.missing_required else {},
+        already_imported=_ranges(acc.already),
+        record_hashes=hashes,
+    )
 
 
 def _csv_prefix(values: list[str]) -> str:
@@ -333,8 +413,9 @@ def _csv_prefix(values: list[str]) -> str:
     return buf.getvalue()
 
 
-def write_rejects(plan: ImportPlan, out_path: str | Path,
-                  source_path: str | Path | None = None) -> int:
+def write_rejects(
+    plan: ImportPlan, out_path: str | Path, source_path: str | Path | None = None
+) -> int:
     """Write every removed or rejected record, with its reason, to a CSV a user can fix and re-drop.
 
     Columns: ``reject_reason, reject_detail, source_record, source_line`` followed by the original
@@ -346,11 +427,15 @@ def write_rejects(plan: ImportPlan, out_path: str | Path,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "wb") as f:
-        f.write(_csv_prefix(["reject_reason", "reject_detail", "source_record",
-                             "source_line"]).encode() + b"," + plan.header_bytes)
+        f.write(
+            _csv_prefix(["reject_reason", "reject_detail", "source_record", "source_line"]).encode()
+            + b","
+            + plan.header_bytes
+        )
         for r in items:
             (raw,) = _read_ranges(source, plan, [(r.start, r.end)])
-            f.write(_csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode()
-                    + b"," + raw)
+            f.write(
+                _csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode() + b"," + raw
+            )
     tmp.replace(out)
     return len(items)

@@ -95,8 +95,7 @@ class KeySet:
             self._runs[-1] = merged
 
 
-def _collisions(keys: np.ndarray, mask: np.ndarray, seen: KeySet
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _collisions(keys: np.ndarray, mask: np.ndarray, seen: KeySet) -> tuple[np.ndarray, np.ndarray]:
     """(known, colliding) masks for ``keys[mask]``: already kept before, or repeated here.
 
     One sort serves both questions.

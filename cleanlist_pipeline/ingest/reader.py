@@ -116,8 +116,9 @@ def _starts_from_ends(nl: np.ndarray, start_lines: np.ndarray) -> np.ndarray:
     return out
 
 
-def _field_bounds(c: np.ndarray, c_lo: np.ndarray, n_commas: np.ndarray, ws: np.ndarray,
-                  we: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _field_bounds(
+    c: np.ndarray, c_lo: np.ndarray, n_commas: np.ndarray, ws: np.ndarray, we: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """[start, end) of field ``k`` of each record from its delimiter positions (empty if absent)."""
     if len(c) == 0:
         return (ws.copy(), we.copy()) if k == 0 else (we.copy(), we.copy())
@@ -155,8 +156,9 @@ class _Fast:
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
 
-    def scan(self, src: bytes, base: int, first_record: int, first_line: int,
-             final: bool) -> tuple[Batch | None, int, int]:
+    def scan(
+        self, src: bytes, base: int, first_record: int, first_line: int, final: bool
+    ) -> tuple[Batch | None, int, int]:
         """Read the complete records of ``src``: (batch, source bytes consumed, lines consumed)."""
         ctx = self.ctx
         lay = ctx.layout
@@ -208,17 +210,21 @@ class _Fast:
         if final and open_at_end:
             start_line = int(end_lines[-1]) + 1 if n_full else 0
             raise MalformedCSVError(
-                ctx.path, f"a quoted field opened in record {first_record + n_full} (line "
-                f"{first_line + start_line}) is never closed", "close the quote (a field that "
-                "contains quotes must double them: \"\" ) and drop the file again",
-                record=first_record + n_full, line=first_line + start_line)
+                ctx.path,
+                f"a quoted field opened in record {first_record + n_full} (line "
+                f"{first_line + start_line}) is never closed",
+                "close the quote (a field that "
+                'contains quotes must double them: "" ) and drop the file again',
+                record=first_record + n_full,
+                line=first_line + start_line,
+            )
         n = n_full + (1 if tail else 0)
         if n == 0:
             return None, 0, 0
         start_lines = np.empty(n, dtype=np.int64)
         start_lines[0] = 0
         if n > 1:
-            start_lines[1:n_full + (1 if tail else 0)] = end_lines[:n - 1] + 1
+            start_lines[1 : n_full + (1 if tail else 0)] = end_lines[: n - 1] + 1
         ws = _starts_from_ends(nl_w, start_lines)
         we = np.empty(n, dtype=np.int64)
         we[:n_full] = nl_w[end_lines]
@@ -257,18 +263,29 @@ class _Fast:
         # edges are plain characters (one-column files are common: lists of e-mails).
         first_b = w[np.minimum(ws, len(w) - 1)]
         last_b = w[np.maximum(we - 1, 0)]
-        plain_edges = (length > 0) & (first_b > 32) & (first_b < 127) & (first_b != _QUOTE) & (
-            last_b > 32) & (last_b < 127)
+        plain_edges = (
+            (length > 0)
+            & (first_b > 32)
+            & (first_b < 127)
+            & (first_b != _QUOTE)
+            & (last_b > 32)
+            & (last_b < 127)
+        )
         slow = ((n_commas == 0) & ~plain_edges) | (length > CSV_FIELD_LIMIT)
         ragged = (n_commas + 1 > lay.n_fields) & ~slow
         for i in np.flatnonzero(ragged).tolist():
-            reasons[i] = ("ragged_row", f"{int(n_commas[i]) + 1} fields; the header has "
-                          f"{lay.n_fields}")
+            reasons[i] = (
+                "ragged_row",
+                f"{int(n_commas[i]) + 1} fields; the header has {lay.n_fields}",
+            )
         kind[ragged] = KIND_REJECT
         too_big = (out_end_sized - o_start) > lay.max_record_bytes
         for i in np.flatnonzero(too_big & ~ragged).tolist():
-            reasons[i] = ("row_too_large", f"{int(out_end_sized[i] - o_start[i])} bytes; a chunk "
-                          f"allows {lay.max_record_bytes} bytes per row next to the header")
+            reasons[i] = (
+                "row_too_large",
+                f"{int(out_end_sized[i] - o_start[i])} bytes; a chunk "
+                f"allows {lay.max_record_bytes} bytes per row next to the header",
+            )
         kind[too_big] = KIND_REJECT
         slow &= ~too_big
         slow &= ~ragged
@@ -281,8 +298,9 @@ class _Fast:
                 return None
             return _field_bounds(c, c_lo, n_commas, ws, we, col)
 
-        def trimmed_key(b: tuple[np.ndarray, np.ndarray]
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        def trimmed_key(
+            b: tuple[np.ndarray, np.ndarray],
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             """(start, end, raw non-empty, needs-slow) of a key field after trimming spaces.
 
             Quoted keys and control bytes at the edges are left to ``csv`` (slow path); ASCII
@@ -314,8 +332,9 @@ class _Fast:
             sure = (e > s) & (first > 32) & (first < 127) & (first != _QUOTE)
             return sure, (e > s) & ~sure
 
-        def hash_keys(s: np.ndarray, e: np.ndarray, sel: np.ndarray, out: np.ndarray,
-                      slow_mask: np.ndarray) -> None:
+        def hash_keys(
+            s: np.ndarray, e: np.ndarray, sel: np.ndarray, out: np.ndarray, slow_mask: np.ndarray
+        ) -> None:
             """Lower-case and hash ASCII keys; non-ASCII ones (Unicode case rules) go slow."""
             joined = _gather_joined(w, s[sel], e[sel])
             if joined.isascii():
@@ -377,7 +396,8 @@ class _Fast:
                 skip = 8 * https + 7 * http
                 rows = np.arange(len(ks))
                 www = (ln - skip >= 4) & np.all(
-                    pre[rows[:, None], skip[:, None] + np.arange(4)] == _WWW, axis=1)
+                    pre[rows[:, None], skip[:, None] + np.arange(4)] == _WWW, axis=1
+                )
                 ks = ls.copy()
                 ks[sel] += skip + 4 * www
                 ke = le.copy()
@@ -389,19 +409,21 @@ class _Fast:
                 hash_keys(ks, ke, sel, link_h, slow)
 
         if not has_cr and n_full:
-            lines = wb[:last_line_end - 1].split(b"\n")
+            lines = wb[: last_line_end - 1].split(b"\n")
             if n_full == len(lines):
                 contents = lines
             else:
                 firsts = start_lines[:n_full]
-                contents = ([lines[int(firsts[0])]] if n_full == 1
-                            else list(itemgetter(*firsts.tolist())(lines)))
+                contents = (
+                    [lines[int(firsts[0])]]
+                    if n_full == 1
+                    else list(itemgetter(*firsts.tolist())(lines))
+                )
                 multi = np.flatnonzero(end_lines - firsts > 0)
-                for k, whole in zip(multi.tolist(), _slices(wb, ws[multi], we[multi]),
-                                    strict=True):
+                for k, whole in zip(multi.tolist(), _slices(wb, ws[multi], we[multi]), strict=True):
                     contents[k] = whole
             if tail:
-                contents.append(wb[int(ws[-1]):int(we[-1])])
+                contents.append(wb[int(ws[-1]) : int(we[-1])])
         else:
             contents = _slices(wb, ws, we)
         content_h = hash64(contents)
@@ -416,11 +438,22 @@ class _Fast:
             link_h[i] = hash64([r.linkedin])[0] if r.linkedin is not None else 0
         has_req[kind != KIND_DATA] = False
 
-        batch = Batch(first_record=first_record, src_start=s_start + base, src_end=s_end + base,
-                      line=start_lines + first_line, out=u8, out_start=o_start,
-                      out_end=o_end, kind=kind, email_h=email_h, link_h=link_h,
-                      has_required=has_req, content_h=content_h, reasons=reasons,
-                      unterminated_last=tail)
+        batch = Batch(
+            first_record=first_record,
+            src_start=s_start + base,
+            src_end=s_end + base,
+            line=start_lines + first_line,
+            out=u8,
+            out_start=o_start,
+            out_end=o_end,
+            kind=kind,
+            email_h=email_h,
+            link_h=link_h,
+            has_required=has_req,
+            content_h=content_h,
+            reasons=reasons,
+            unterminated_last=tail,
+        )
         lines_consumed = int(end_lines[-1]) + 1 if n_full else 0
         return batch, consumed, lines_consumed + (1 if tail else 0)
 
@@ -434,20 +467,21 @@ class _Fast:
         top = len(w) - 1
         nxt = np.where(q + 1 < len(w), w[np.minimum(q + 1, top)], _NL)
         nxt2 = np.where(q + 2 < len(w), w[np.minimum(q + 2, top)], _NL)
-        ok_close = (nxt == _QUOTE) | (nxt == _COMMA) | (nxt == _NL) | (
-            (nxt == _CR) & (nxt2 == _NL))
+        ok_close = (nxt == _QUOTE) | (nxt == _COMMA) | (nxt == _NL) | ((nxt == _CR) & (nxt2 == _NL))
         if not np.all(np.where(opening, ok_open, ok_close)):
             raise NeedsExactScan("quote inside an unquoted field")
 
 
-def _exact_batch(ctx: ScanContext, pending: list[tuple[int, int, int, bytes, bool]],
-                 first_record: int) -> Batch:
+def _exact_batch(
+    ctx: ScanContext, pending: list[tuple[int, int, int, bytes, bool]], first_record: int
+) -> Batch:
     """Build a batch from records found by the exact scanner: (start, end, line, source, bad)."""
     enc = ctx.encoding.name
     lay = ctx.layout
     n = len(pending)
-    u8_parts = [p[3].decode(enc).encode("utf-8") if ctx.encoding.transcoded else p[3]
-                for p in pending]
+    u8_parts = [
+        p[3].decode(enc).encode("utf-8") if ctx.encoding.transcoded else p[3] for p in pending
+    ]
     out = b"".join(u8_parts)
     lens = np.fromiter(map(len, u8_parts), dtype=np.int64, count=n)
     o_end = np.cumsum(lens)
@@ -457,8 +491,9 @@ def _exact_batch(ctx: ScanContext, pending: list[tuple[int, int, int, bytes, boo
     link_h = np.zeros(n, dtype=np.uint64)
     has_req = np.zeros(n, dtype=bool)
     reasons: dict[int, tuple[str, str]] = {}
-    contents = [u[:-2] if u.endswith(b"\r\n") else (u[:-1] if u.endswith(b"\n") else u)
-                for u in u8_parts]
+    contents = [
+        u[:-2] if u.endswith(b"\r\n") else (u[:-1] if u.endswith(b"\n") else u) for u in u8_parts
+    ]
     unterminated = bool(n) and not out.endswith(b"\n")
     for i, p in enumerate(pending):
         size = int(lens[i]) + (len(ctx.newline) if unterminated and i == n - 1 else 0)
@@ -468,8 +503,11 @@ def _exact_batch(ctx: ScanContext, pending: list[tuple[int, int, int, bytes, boo
             continue
         if size > lay.max_record_bytes:
             kind[i] = KIND_REJECT
-            reasons[i] = ("row_too_large", f"{size} bytes; a chunk allows "
-                          f"{lay.max_record_bytes} bytes per row next to the header")
+            reasons[i] = (
+                "row_too_large",
+                f"{size} bytes; a chunk allows "
+                f"{lay.max_record_bytes} bytes per row next to the header",
+            )
             continue
         r = classify(contents[i].decode("utf-8"), lay)
         kind[i] = r.kind
@@ -480,17 +518,28 @@ def _exact_batch(ctx: ScanContext, pending: list[tuple[int, int, int, bytes, boo
             email_h[i] = hash64([r.email])[0]
         if r.linkedin is not None:
             link_h[i] = hash64([r.linkedin])[0]
-    return Batch(first_record=first_record,
-                 src_start=np.array([p[0] for p in pending], dtype=np.int64),
-                 src_end=np.array([p[1] for p in pending], dtype=np.int64),
-                 line=np.array([p[2] for p in pending], dtype=np.int64), out=out,
-                 out_start=o_start, out_end=o_end, kind=kind, email_h=email_h, link_h=link_h,
-                 has_required=has_req, content_h=hash64(contents), reasons=reasons,
-                 unterminated_last=unterminated, exact=True)
+    return Batch(
+        first_record=first_record,
+        src_start=np.array([p[0] for p in pending], dtype=np.int64),
+        src_end=np.array([p[1] for p in pending], dtype=np.int64),
+        line=np.array([p[2] for p in pending], dtype=np.int64),
+        out=out,
+        out_start=o_start,
+        out_end=o_end,
+        kind=kind,
+        email_h=email_h,
+        link_h=link_h,
+        has_required=has_req,
+        content_h=hash64(contents),
+        reasons=reasons,
+        unterminated_last=unterminated,
+        exact=True,
+    )
 
 
-def exact_scan(ctx: ScanContext, src: bytes, base: int, first_record: int, first_line: int,
-               final: bool) -> tuple[Batch | None, int, int]:
+def exact_scan(
+    ctx: ScanContext, src: bytes, base: int, first_record: int, first_line: int, final: bool
+) -> tuple[Batch | None, int, int]:
     """``csv``-exact reading of one buffer, line by line (same contract as ``_Fast.scan``).
 
     Used for buffers the fast path declines (quotes inside unquoted fields, bare CRs), so one
@@ -519,17 +568,27 @@ def exact_scan(ctx: ScanContext, src: bytes, base: int, first_record: int, first
     if final and in_quotes:
         record = first_record + len(pending)
         raise MalformedCSVError(
-            ctx.path, f"a quoted field opened in record {record} (line {rec_line}) is never "
-            "closed", "close the quote (a field that contains quotes must double them: \"\")"
-            " and drop the file again", record=record, line=rec_line)
+            ctx.path,
+            f"a quoted field opened in record {record} (line {rec_line}) is never closed",
+            'close the quote (a field that contains quotes must double them: "")'
+            " and drop the file again",
+            record=record,
+            line=rec_line,
+        )
     if not pending:
         return None, 0, 0
     return _exact_batch(ctx, pending, first_record), rec_start, rec_line - first_line
 
 
-def scan_batches(ctx: ScanContext, start: int, first_line: int, end: int,
-                 block_size: int | None = None, first_record: int = 2,
-                 exact: bool = False) -> Iterator[Batch]:
+def scan_batches(
+    ctx: ScanContext,
+    start: int,
+    first_line: int,
+    end: int,
+    block_size: int | None = None,
+    first_record: int = 2,
+    exact: bool = False,
+) -> Iterator[Batch]:
     """All records in ``[start, end)`` (``start`` just after the header, or any record
     boundary), in batches.
 
@@ -563,11 +622,15 @@ def scan_batches(ctx: ScanContext, start: int, first_line: int, end: int,
                     return
                 if len(buf) > MAX_PENDING:
                     raise MalformedCSVError(
-                        ctx.path, f"record {record} (line {line}) has no end after "
+                        ctx.path,
+                        f"record {record} (line {line}) has no end after "
                         f"{len(buf)} bytes: most likely a quote that is never closed (or the "
-                        "file is not line-based CSV)", "close the quote (fields containing "
+                        "file is not line-based CSV)",
+                        "close the quote (fields containing "
                         "quotes must double them) and drop the file again",
-                        record=record, line=line)
+                        record=record,
+                        line=line,
+                    )
                 carry = buf
                 want = max(block_size, len(buf))
                 continue

@@ -48,8 +48,11 @@ def csv_state(line: str, state: int = START_FIELD) -> int:
             if c not in "\r\n":
                 return ERROR
         elif c == '"':
-            state = IN_QUOTED if state == START_FIELD else (
-                IN_QUOTED if state == QUOTE_IN_QUOTED else IN_FIELD)
+            state = (
+                IN_QUOTED
+                if state == START_FIELD
+                else (IN_QUOTED if state == QUOTE_IN_QUOTED else IN_FIELD)
+            )
         elif c == ",":
             state = START_FIELD
         else:  # \r or \n
@@ -144,7 +147,7 @@ def norm_linkedin(value: str) -> bytes:
     u = value.strip().lower()
     for scheme in ("https://", "http://"):
         if u.startswith(scheme):
-            u = u[len(scheme):]
+            u = u[len(scheme) :]
             break
     if u.startswith("www."):
         u = u[4:]
@@ -162,7 +165,6 @@ def hash64(items: Sequence[bytes]) -> np.ndarray:
     return out
 
 
-
 @dataclass(frozen=True)
 class Layout:
     """Where the columns the pre-flight reads sit (0-based; None when unmapped)."""
@@ -178,11 +180,18 @@ class Layout:
     max_record_bytes: int
 
     @classmethod
-    def from_index(cls, n_fields: int, index: dict[str, int],
-                   max_record_bytes: int) -> Layout:
-        return cls(n_fields, index.get("email"), index.get("linkedin_url"),
-                   index.get("full_name"), index.get("first_name"), index.get("last_name"),
-                   index.get("company_name"), index.get("company_domain"), max_record_bytes)
+    def from_index(cls, n_fields: int, index: dict[str, int], max_record_bytes: int) -> Layout:
+        return cls(
+            n_fields,
+            index.get("email"),
+            index.get("linkedin_url"),
+            index.get("full_name"),
+            index.get("first_name"),
+            index.get("last_name"),
+            index.get("company_name"),
+            index.get("company_domain"),
+            max_record_bytes,
+        )
 
 
 @dataclass
@@ -210,23 +219,43 @@ def classify(text: str, layout: Layout) -> SlowResult:
     try:
         fields = parse_fields(text)
     except ValueError as exc:
-        return SlowResult(KIND_REJECT, ("malformed_row", f"not valid CSV: {exc}"), None, None,
-                          False)
+        return SlowResult(
+            KIND_REJECT, ("malformed_row", f"not valid CSV: {exc}"), None, None, False
+        )
     if not fields or (len(fields) == 1 and not fields[0].strip()):
         return SlowResult(KIND_BLANK, None, None, None, False)
     if len(fields) > layout.n_fields:
-        return SlowResult(KIND_REJECT, ("ragged_row", f"{len(fields)} fields; the header has "
-                                        f"{layout.n_fields}"), None, None, False)
+        return SlowResult(
+            KIND_REJECT,
+            ("ragged_row", f"{len(fields)} fields; the header has {layout.n_fields}"),
+            None,
+            None,
+            False,
+        )
     big = [i for i, f in enumerate(fields) if len(f) > CSV_FIELD_LIMIT]
     if big:
-        return SlowResult(KIND_REJECT, ("field_too_large", f"field {big[0] + 1} holds "
-                                        f"{len(fields[big[0]])} characters; the CSV field "
-                                        f"limit is {CSV_FIELD_LIMIT}"), None, None, False)
+        return SlowResult(
+            KIND_REJECT,
+            (
+                "field_too_large",
+                f"field {big[0] + 1} holds "
+                f"{len(fields[big[0]])} characters; the CSV field "
+                f"limit is {CSV_FIELD_LIMIT}",
+            ),
+            None,
+            None,
+            False,
+        )
     email = _get(fields, layout.email)
     link = _get(fields, layout.linkedin)
     named = bool(_get(fields, layout.full_name)) or bool(
-        _get(fields, layout.first_name) and _get(fields, layout.last_name))
+        _get(fields, layout.first_name) and _get(fields, layout.last_name)
+    )
     company = bool(_get(fields, layout.company_name) or _get(fields, layout.company_domain))
-    return SlowResult(KIND_DATA, None, norm_email(email) if email else None,
-                      norm_linkedin(link) if link else None,
-                      bool(email or link or (named and company)))
+    return SlowResult(
+        KIND_DATA,
+        None,
+        norm_email(email) if email else None,
+        norm_linkedin(link) if link else None,
+        bool(email or link or (named and company)),
+    )

@@ -36,8 +36,7 @@ def chunk_rows(path: Path, plan: ImportPlan) -> list[list[str]]:
     """Every data row the chunks would send, parsed by ``csv``, in order."""
     rows: list[list[str]] = []
     for c in plan.chunks:
-        recs = list(csv.reader(io.StringIO(read_chunk(path, plan, c).decode("utf-8"),
-                                           newline="")))
+        recs = list(csv.reader(io.StringIO(read_chunk(path, plan, c).decode("utf-8"), newline="")))
         assert recs[0] == plan.header_fields
         rows.extend(recs[1:])
     return rows

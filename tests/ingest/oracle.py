@@ -20,7 +20,7 @@ def _li(url: str) -> str:
     u = url.strip().lower()
     for scheme in ("https://", "http://"):
         if u.startswith(scheme):
-            u = u[len(scheme):]
+            u = u[len(scheme) :]
             break
     if u.startswith("www."):
         u = u[4:]

@@ -31,14 +31,17 @@ def test_append_mode_sends_only_new_records(drop: Drop) -> None:
 
 
 def test_record_hashes_ignore_line_endings_and_are_stable_across_processes(drop: Drop) -> None:
-    lf = drop("email,name,company\na@x.com,\"A\nB\",C\nb@x.com,D,E\n", name="lf.csv")
-    crlf = drop("email,name,company\r\na@x.com,\"A\nB\",C\r\nb@x.com,D,E\r\n", name="crlf.csv")
+    lf = drop('email,name,company\na@x.com,"A\nB",C\nb@x.com,D,E\n', name="lf.csv")
+    crlf = drop('email,name,company\r\na@x.com,"A\nB",C\r\nb@x.com,D,E\r\n', name="crlf.csv")
     h_lf = plan_file(lf, column_mapping=MAP).record_hashes
     assert list(h_lf) == list(plan_file(crlf, column_mapping=MAP).record_hashes)
-    code = ("import sys; from cleanlist_pipeline.ingest import plan_file;"
-            "print(plan_file(sys.argv[1], column_mapping={'email': 'email'}).record_hashes.tolist())")
-    out = subprocess.run([sys.executable, "-c", code, str(lf)], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys; from cleanlist_pipeline.ingest import plan_file;"
+        "print(plan_file(sys.argv[1], column_mapping={'email': 'email'}).record_hashes.tolist())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(lf)], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == str(h_lf.tolist())
     assert h_lf.dtype == np.uint64
 
@@ -46,15 +49,21 @@ def test_record_hashes_ignore_line_endings_and_are_stable_across_processes(drop:
 def _server_rows(chunk: bytes) -> list[tuple[int, list[str]]]:
     """Rows as the server numbers them in one upload: header = 1, blank lines take a number."""
     recs = list(csv.reader(io.StringIO(chunk.decode(), newline="")))
-    return [(n, r) for n, r in enumerate(recs[1:], start=2)
-            if r and not (len(r) == 1 and not r[0].strip())]
+    return [
+        (n, r)
+        for n, r in enumerate(recs[1:], start=2)
+        if r and not (len(r) == 1 and not r[0].strip())
+    ]
 
 
 def test_server_row_numbers_map_back_to_source_records(drop: Drop) -> None:
     lines = ["email,name,company"]
     for i in range(30):
-        lines.append(f'u{i}@x.com,"N{i}\nsecond line",C' if i % 4 == 0 else
-                     ("" if i % 7 == 0 else f"u{i}@x.com,N{i},C"))
+        lines.append(
+            f'u{i}@x.com,"N{i}\nsecond line",C'
+            if i % 4 == 0
+            else ("" if i % 7 == 0 else f"u{i}@x.com,N{i},C")
+        )
         if i % 5 == 0:
             lines.append("u1@x.com,dup,C")
     p = drop("\n".join(lines) + "\n")
@@ -66,7 +75,8 @@ def test_server_row_numbers_map_back_to_source_records(drop: Drop) -> None:
         assert c.source_records([2]) == [c.record_numbers[0]]
     excluded = {n for c in plan.chunks for n in c.excluded_records}
     assert excluded <= {r.record for r in plan.removed_duplicates} | {
-        n for n, rec in enumerate(source, start=1) if not rec}
+        n for n, rec in enumerate(source, start=1) if not rec
+    }
 
 
 def test_lines_and_records_differ_after_multiline_fields(drop: Drop) -> None:

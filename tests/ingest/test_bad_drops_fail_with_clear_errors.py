@@ -114,7 +114,7 @@ def test_ten_megabyte_field_rejects_only_its_row(drop: Drop) -> None:
 
 def test_field_over_csv_limit_in_a_row_under_the_byte_cap(drop: Drop) -> None:
     field = "y" * 140_000  # over csv's 131072 default, under the 148,000-byte chunk cap
-    p = drop(f"email,notes\na@x.com,\"{field}\"\nb@x.com,ok\n")
+    p = drop(f'email,notes\na@x.com,"{field}"\nb@x.com,ok\n')
     plan = plan_file(p, column_mapping=MAP)
     (rej,) = plan.rejects
     assert (rej.record, rej.reason) == (2, "field_too_large")
@@ -123,8 +123,10 @@ def test_field_over_csv_limit_in_a_row_under_the_byte_cap(drop: Drop) -> None:
 
 
 def test_one_oversized_row_is_rejected_with_its_size(drop: Drop) -> None:
-    p = drop("email,notes\n" + "".join(f"u{i}@x.com,{'z' * (60_000 if i == 4 else 10)}\n"
-                                       for i in range(8)))
+    p = drop(
+        "email,notes\n"
+        + "".join(f"u{i}@x.com,{'z' * (60_000 if i == 4 else 10)}\n" for i in range(8))
+    )
     plan = plan_file(p, column_mapping=MAP, max_bytes=50_000)
     (rej,) = plan.rejects
     assert rej.record == 6 and rej.reason == "row_too_large" and "60010 bytes" in rej.detail
@@ -195,7 +197,8 @@ def test_utf16_file_is_refused(drop: Drop) -> None:
 
 
 def test_unclosed_quote_early_in_a_long_file_stops_at_the_pending_limit(
-        drop: Drop, monkeypatch: pytest.MonkeyPatch) -> None:
+    drop: Drop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cleanlist_pipeline.ingest import reader
 
     monkeypatch.setattr(reader, "MAX_PENDING", 10_000)
@@ -207,13 +210,14 @@ def test_unclosed_quote_early_in_a_long_file_stops_at_the_pending_limit(
     _assert_clear(ei.value, p, "record 3", "line 3", "quote")
 
 
-def test_a_quirky_row_slows_only_its_own_buffer(drop: Drop,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_quirky_row_slows_only_its_own_buffer(
+    drop: Drop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cleanlist_pipeline.ingest import reader
 
     monkeypatch.setattr(reader, "BLOCK_SIZE", 2_000)
     rows = [f'u{i}@x.com,"note, {i}"' for i in range(400)]
-    rows[200] = 'odd@x.com,5\'11" tall'  # a quote inside an unquoted field: csv keeps it literal
+    rows[200] = "odd@x.com,5'11\" tall"  # a quote inside an unquoted field: csv keeps it literal
     p = drop("email,notes\n" + "\n".join(rows) + "\n")
     plan = plan_file(p, column_mapping=MAP)
     assert plan.scan_mode == "mixed"

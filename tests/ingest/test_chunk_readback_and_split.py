@@ -25,16 +25,18 @@ MAP = {"email": "email"}
 
 
 def _body(n: int, newline: str = "\n") -> str:
-    return newline.join(["email,notes"] + [f'u{i}@x.com,"n{i}, with\nbreak"' for i in range(n)]
-                        ) + newline
+    return (
+        newline.join(["email,notes"] + [f'u{i}@x.com,"n{i}, with\nbreak"' for i in range(n)])
+        + newline
+    )
 
 
 def test_chunk_bytes_are_header_plus_source_records(drop: Drop) -> None:
     text = _body(7)
     p = drop(text)
     plan = plan_file(p, column_mapping=MAP, max_rows=3)
-    joined = b"".join(read_chunk(p, plan, c)[len(plan.header_bytes):] for c in plan.chunks)
-    assert joined == text.encode()[len(plan.header_bytes):]
+    joined = b"".join(read_chunk(p, plan, c)[len(plan.header_bytes) :] for c in plan.chunks)
+    assert joined == text.encode()[len(plan.header_bytes) :]
     for c in plan.chunks:
         assert hashlib.sha256(read_chunk(p, plan, c)).hexdigest() == c.sha256
 
@@ -71,15 +73,18 @@ def test_manifest_round_trips_through_json(drop: Drop) -> None:
     again = ImportPlan.from_json(plan.to_json())
     assert again.chunks == plan.chunks and again.encoding == plan.encoding
     assert list(again.record_hashes) == list(plan.record_hashes)
-    assert [read_chunk(p, again, c) for c in again.chunks] == [read_chunk(p, plan, c)
-                                                                for c in plan.chunks]
+    assert [read_chunk(p, again, c) for c in again.chunks] == [
+        read_chunk(p, plan, c) for c in plan.chunks
+    ]
     slim = ImportPlan.from_json(plan.to_json(include_record_hashes=False))
     assert len(slim.record_hashes) == 0 and slim.chunks == plan.chunks
 
 
 def test_split_spec_halves_with_own_sha_and_record_numbers(drop: Drop) -> None:
-    p = drop("email,notes\n" + "".join(
-        f'u{i}@x.com,"multi\nline {i}"\n' + ("\n" if i == 2 else "") for i in range(7)))
+    p = drop(
+        "email,notes\n"
+        + "".join(f'u{i}@x.com,"multi\nline {i}"\n' + ("\n" if i == 2 else "") for i in range(7))
+    )
     plan = plan_file(p, column_mapping=MAP)
     (chunk,) = plan.chunks
     a, b = split_chunk(chunk, p, plan)
@@ -91,8 +96,11 @@ def test_split_spec_halves_with_own_sha_and_record_numbers(drop: Drop) -> None:
         data = read_chunk(p, plan, half)
         assert hashlib.sha256(data).hexdigest() == half.sha256 != chunk.sha256
         assert data.startswith(plan.header_bytes)
-    rows = [r for h in (a, b) for r in csv.reader(io.StringIO(
-        read_chunk(p, plan, h).decode(), newline=""))][0:]
+    rows = [
+        r
+        for h in (a, b)
+        for r in csv.reader(io.StringIO(read_chunk(p, plan, h).decode(), newline=""))
+    ][0:]
     assert sum(1 for r in rows if r[0] != "email") == 7
     aa, ab = split_chunk(a, p, plan)
     assert (aa.label, ab.label, aa.rows, ab.rows) == ("0aa", "0ab", 1, 2)

@@ -25,12 +25,24 @@ from tests.ingest.oracle import expected
 EXAMPLES = int(os.environ.get("INGEST_PROPERTY_EXAMPLES", "150"))
 TOKENS = ["a", "b", "Zo", " ", ",", '"', "\n", "\r\n", "é", "€", "日本", "x" * 9, "\r,"]
 EMAILS = ["ann@x.com", " ANN@x.com", "bob@y.org", "", "", "cy@z.net", "é@ü.de", "Bob@Y.org "]
-LINKS = ["https://www.linkedin.com/in/a/", "linkedin.com/in/A", "http://linkedin.com/in/b//",
-         "", "", "www.linkedin.com/in/c", "https://http://x"]
+LINKS = [
+    "https://www.linkedin.com/in/a/",
+    "linkedin.com/in/A",
+    "http://linkedin.com/in/b//",
+    "",
+    "",
+    "www.linkedin.com/in/c",
+    "https://http://x",
+]
 NAMES = ["", "", "Ann", "Bob", "José", ' "Q" ', "  "]
 COLUMNS = ["email", "linkedin", "first", "last", "company", "notes"]
-MAPPING = {"email": "email", "linkedin_url": "linkedin", "first_name": "first",
-           "last_name": "last", "company_name": "company"}
+MAPPING = {
+    "email": "email",
+    "linkedin_url": "linkedin",
+    "first_name": "first",
+    "last_name": "last",
+    "company_name": "company",
+}
 
 free_text = st.lists(st.sampled_from(TOKENS), max_size=6).map("".join)
 # Unquoted fields with quotes in the middle: legal for csv.reader, not RFC 4180 (exact path).
@@ -53,15 +65,19 @@ def drops(draw: st.DrawFn) -> tuple[bytes, str]:
         if kind == "spaces":
             buf.write("  " + newline)
             continue
-        values = {"email": draw(st.sampled_from(EMAILS)), "linkedin": draw(st.sampled_from(LINKS)),
-                  "first": draw(st.sampled_from(NAMES)), "last": draw(st.sampled_from(NAMES)),
-                  "company": draw(st.sampled_from(["", "Acme, Inc.", "Globex"])),
-                  "notes": draw(free_text)}
+        values = {
+            "email": draw(st.sampled_from(EMAILS)),
+            "linkedin": draw(st.sampled_from(LINKS)),
+            "first": draw(st.sampled_from(NAMES)),
+            "last": draw(st.sampled_from(NAMES)),
+            "company": draw(st.sampled_from(["", "Acme, Inc.", "Globex"])),
+            "notes": draw(free_text),
+        }
         row = [values[c] for c in cols]
         if kind == "ragged":
             row += draw(st.lists(free_text, min_size=1, max_size=2))
         elif kind == "short":
-            row = row[:draw(st.integers(1, len(row) - 1))]
+            row = row[: draw(st.integers(1, len(row) - 1))]
         ni = cols.index("notes")
         if stray_quotes and ni < len(row) and draw(st.booleans()):
             row[ni] = draw(stray)
@@ -78,21 +94,35 @@ def drops(draw: st.DrawFn) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize("mode", ["fast", "exact"])
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(case=drops(), max_bytes=st.integers(420, 1500), max_rows=st.integers(1, 7),
-       block=st.integers(16, 400))
-def test_chunks_carry_exactly_the_kept_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               mode: str, case: tuple[bytes, str],
-                                               max_bytes: int, max_rows: int,
-                                               block: int) -> None:
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    case=drops(),
+    max_bytes=st.integers(420, 1500),
+    max_rows=st.integers(1, 7),
+    block=st.integers(16, 400),
+)
+def test_chunks_carry_exactly_the_kept_records(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    case: tuple[bytes, str],
+    max_bytes: int,
+    max_rows: int,
+    block: int,
+) -> None:
     data, encoding = case
     path = tmp_path / "drop.csv"
     path.write_bytes(data)
     monkeypatch.setattr(reader_mod, "BLOCK_SIZE", block)
     if mode == "exact":
+
         def refuse(*_a: object, **_k: object) -> None:
             raise reader_mod.NeedsExactScan("forced by the test")
+
         monkeypatch.setattr(reader_mod._Fast, "scan", refuse)
     exp = expected(path, encoding, MAPPING)
     if not exp.kept and not exp.removed:

@@ -29,13 +29,21 @@ def test_synonym_table_covers_every_canonical_field_once() -> None:
             assert seen.setdefault(normalise_header(n), field) == field
 
 
-@pytest.mark.parametrize(("header", "field"), [
-    ("First Name", "first_name"), ("last", "last_name"), ("Company Domain", "company_domain"),
-    ("LinkedIn", "linkedin_url"), ("E-mail", "email"), ("EMAIL_ADDRESS", "email"),
-    ("  job title ", "job_title"), ("Mobile Phone", "mobile_phone"), ("Work-Phone", "work_phone"),
-])
-def test_inference_matches_spellings_after_normalising(drop: Drop, header: str,
-                                                       field: str) -> None:
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("First Name", "first_name"),
+        ("last", "last_name"),
+        ("Company Domain", "company_domain"),
+        ("LinkedIn", "linkedin_url"),
+        ("E-mail", "email"),
+        ("EMAIL_ADDRESS", "email"),
+        ("  job title ", "job_title"),
+        ("Mobile Phone", "mobile_phone"),
+        ("Work-Phone", "work_phone"),
+    ],
+)
+def test_inference_matches_spellings_after_normalising(drop: Drop, header: str, field: str) -> None:
     p = drop(f"{header},Other\nv,w\n")
     plan = plan_file(p)
     assert plan.column_mapping == {field: header}
@@ -47,8 +55,13 @@ def test_inferred_mapping_of_a_typical_export(drop: Drop) -> None:
     p = drop("First Name,Last Name,E-mail,Company,Website,Title,Notes\nA,B,a@x.com,C,c.com,T,n\n")
     plan = plan_file(p)
     assert plan.column_mapping == {
-        "first_name": "First Name", "last_name": "Last Name", "email": "E-mail",
-        "company_name": "Company", "company_domain": "Website", "job_title": "Title"}
+        "first_name": "First Name",
+        "last_name": "Last Name",
+        "email": "E-mail",
+        "company_name": "Company",
+        "company_domain": "Website",
+        "job_title": "Title",
+    }
     assert plan.unmapped_columns == ["Notes"]
 
 

@@ -67,8 +67,7 @@ def test_unusable_configured_encoding_is_an_error(drop: Drop, name: str) -> None
 
 
 @pytest.mark.parametrize("byte", [b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"])
-def test_bytes_undefined_in_windows_1252_are_reported_with_offset(drop: Drop,
-                                                                  byte: bytes) -> None:
+def test_bytes_undefined_in_windows_1252_are_reported_with_offset(drop: Drop, byte: bytes) -> None:
     body = b"Email,Name\nz@x.com,Zo\xeb\nq@x.com,B" + byte + b"\n"
     p = drop(body)
     with pytest.raises(EncodingError) as ei:

@@ -21,8 +21,10 @@ def _drop(tmp_path: Path, rows: int, extra: str = "") -> Path:
     for i in range(rows):
         email = f"u{i % (rows - 50)}@x.com" if i % 9 else ""
         note = f'"line one, {i}\nline ""two"""' if i % 5 == 0 else f"plain {i}"
-        lines.append(f"{email},https://www.linkedin.com/in/p{i if i % 13 else i // 2}/,Zoë,Lee,\"Acme, Inc.\","
-                     f"{note}")
+        lines.append(
+            f'{email},https://www.linkedin.com/in/p{i if i % 13 else i // 2}/,Zoë,Lee,"Acme, Inc.",'
+            f"{note}"
+        )
         if i % 400 == 0:
             lines.append("")
     p = tmp_path / "big.csv"

@@ -12,20 +12,30 @@ from cleanlist_pipeline.ingest import plan_file, write_rejects
 Drop = Callable[..., Path]
 
 
-def test_rejects_csv_lists_reason_record_line_and_the_original_row(drop: Drop,
-                                                                    tmp_path: Path) -> None:
-    p = drop("E-mail,Name,Notes\r\n"
-             "ann@x.com,Ann,ok\r\n"
-             "ANN@x.com,Ann again,\"two\r\nlines\"\r\n"
-             "\r\n"
-             "bob@x.com,Bob,one,too many\r\n"
-             "José@x.com,José,fine\r\n")
+def test_rejects_csv_lists_reason_record_line_and_the_original_row(
+    drop: Drop, tmp_path: Path
+) -> None:
+    p = drop(
+        "E-mail,Name,Notes\r\n"
+        "ann@x.com,Ann,ok\r\n"
+        'ANN@x.com,Ann again,"two\r\nlines"\r\n'
+        "\r\n"
+        "bob@x.com,Bob,one,too many\r\n"
+        "José@x.com,José,fine\r\n"
+    )
     plan = plan_file(p)
     out = tmp_path / "rejects" / "2025-01.csv"
     assert write_rejects(plan, out, p) == 2
     recs = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
-    assert recs[0] == ["reject_reason", "reject_detail", "source_record", "source_line",
-                       "E-mail", "Name", "Notes"]
+    assert recs[0] == [
+        "reject_reason",
+        "reject_detail",
+        "source_record",
+        "source_line",
+        "E-mail",
+        "Name",
+        "Notes",
+    ]
     assert [r[0] for r in recs[1:]] == ["duplicate_email", "ragged_row"]
     assert [(r[2], r[3]) for r in recs[1:]] == [("3", "3"), ("5", "6")]
     assert recs[1][4:] == ["ANN@x.com", "Ann again", "two\r\nlines"]

@@ -18,8 +18,9 @@ DROPS = ROOT / "sample_data" / "drops"
 
 
 def _generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("sample_generate",
-                                                  ROOT / "sample_data" / "generate.py")
+    spec = importlib.util.spec_from_file_location(
+        "sample_generate", ROOT / "sample_data" / "generate.py"
+    )
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules["sample_generate"] = mod

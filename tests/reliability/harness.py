@@ -41,14 +41,16 @@ def lead_rows(n: int, *, tag: str = "r", start: int = 0) -> list[dict[str, str]]
     """``n`` distinct, importable leads (each has an email); values embed ``tag`` and index."""
     rows = []
     for i in range(start, start + n):
-        rows.append({
-            "first_name": f"Ada{tag}{i}",
-            "last_name": f"Lovelace{tag}{i}",
-            "email": f"ada.{tag}.{i}@example.com",
-            "phone": f"+1 415 555 {i % 10000:04d}",
-            "company_name": f"Analytical Engines {tag} {i % 97}",
-            "job_title": "Engineer",
-        })
+        rows.append(
+            {
+                "first_name": f"Ada{tag}{i}",
+                "last_name": f"Lovelace{tag}{i}",
+                "email": f"ada.{tag}.{i}@example.com",
+                "phone": f"+1 415 555 {i % 10000:04d}",
+                "company_name": f"Analytical Engines {tag} {i % 97}",
+                "job_title": "Engineer",
+            }
+        )
     return rows
 
 
@@ -93,17 +95,32 @@ class SandboxProc:
 
     def start(self, timeout: float = 30.0) -> SandboxProc:
         """Start ``cleanlist-sandbox serve`` over ``db_path``; returns when it answers."""
-        cmd = [sys.executable, "-m", "cleanlist_pipeline.sandbox.cli", "serve",
-               "--port", str(self.port), "--db", self.db_path, "--rpm-key", str(self.rpm_key),
-               "--rpm-org", str(self.rpm_org), "--enrich-seconds", str(self.enrich_seconds),
-               "--credits", str(self.credits)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cleanlist_pipeline.sandbox.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--db",
+            self.db_path,
+            "--rpm-key",
+            str(self.rpm_key),
+            "--rpm-org",
+            str(self.rpm_org),
+            "--enrich-seconds",
+            str(self.enrich_seconds),
+            "--credits",
+            str(self.credits),
+        ]
         for k in self.keys:
             cmd += ["--key", k]
         if not self.log_path:
             self.log_path = self.db_path + ".log"
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True, cwd=REPO)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -156,12 +173,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def sandbox_process(folder: Path, *, keys: Sequence[str] | None = None, **options: Any
-                    ) -> Iterator[SandboxProc]:
+def sandbox_process(
+    folder: Path, *, keys: Sequence[str] | None = None, **options: Any
+) -> Iterator[SandboxProc]:
     """A sandbox process for a ``with`` block; stopped (by its own pid) afterwards."""
     proc = SandboxProc(
-        db_path=str(folder / "cleanlist-sandbox.sqlite"), port=free_port(),
-        keys=list(keys or ["clapi_reliability_" + os.urandom(12).hex() + ":*"]), **options,
+        db_path=str(folder / "cleanlist-sandbox.sqlite"),
+        port=free_port(),
+        keys=list(keys or ["clapi_reliability_" + os.urandom(12).hex() + ":*"]),
+        **options,
     )
     proc.start()
     try:
@@ -218,18 +238,23 @@ class Deployment:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("CLEANLIST_", "DAGSTER_", "PYTEST_"))}
-        env.update({
-            "DAGSTER_HOME": str(self.home),
-            "CLEANLIST_API_KEY": self.api_key,
-            "CLEANLIST_BASE_URL": self.base_url,
-            "CLEANLIST_DROPS_DIR": str(self.drops),
-            "CLEANLIST_DATA_DIR": str(self.data),
-            "CLEANLIST_LIST_NAME": self.list_name,
-            "PYTHONPATH": str(REPO),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CLEANLIST_", "DAGSTER_", "PYTEST_"))
+        }
+        env.update(
+            {
+                "DAGSTER_HOME": str(self.home),
+                "CLEANLIST_API_KEY": self.api_key,
+                "CLEANLIST_BASE_URL": self.base_url,
+                "CLEANLIST_DROPS_DIR": str(self.drops),
+                "CLEANLIST_DATA_DIR": str(self.data),
+                "CLEANLIST_LIST_NAME": self.list_name,
+                "PYTHONPATH": str(REPO),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.extra_env)
         return env
 
@@ -266,8 +291,14 @@ class Deployment:
         with instance:
             yield instance
 
-    def _command(self, partition: str | None, config: Mapping[str, Any] | None,
-                 multiprocess: bool, reexecute_from: str | None, strategy: str) -> list[str]:
+    def _command(
+        self,
+        partition: str | None,
+        config: Mapping[str, Any] | None,
+        multiprocess: bool,
+        reexecute_from: str | None,
+        strategy: str,
+    ) -> list[str]:
         cmd = [sys.executable, str(RUNNER)]
         if reexecute_from:
             cmd += ["--reexecute-from", reexecute_from, "--strategy", strategy]
@@ -279,9 +310,15 @@ class Deployment:
             cmd.append("--multiprocess")
         return cmd
 
-    def spawn(self, partition: str | None = None, *, config: Mapping[str, Any] | None = None,
-              multiprocess: bool = False, reexecute_from: str | None = None,
-              strategy: str = "from_failure") -> tuple[subprocess.Popen[bytes], Path, Path]:
+    def spawn(
+        self,
+        partition: str | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        multiprocess: bool = False,
+        reexecute_from: str | None = None,
+        strategy: str = "from_failure",
+    ) -> tuple[subprocess.Popen[bytes], Path, Path]:
         """Start a run subprocess in its own process group; returns (proc, stdout, stderr)."""
         self._n += 1
         out = self.logs / f"run{self._n}.stdout"
@@ -289,17 +326,33 @@ class Deployment:
         with out.open("wb") as o, err.open("wb") as e:
             proc = subprocess.Popen(
                 self._command(partition, config, multiprocess, reexecute_from, strategy),
-                stdout=o, stderr=e, env=self.env, cwd=REPO, start_new_session=True,
+                stdout=o,
+                stderr=e,
+                env=self.env,
+                cwd=REPO,
+                start_new_session=True,
             )
         return proc, out, err
 
-    def run(self, partition: str | None = None, *, config: Mapping[str, Any] | None = None,
-            multiprocess: bool = False, reexecute_from: str | None = None,
-            strategy: str = "from_failure", timeout: float = 240.0) -> RunOutcome:
+    def run(
+        self,
+        partition: str | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        multiprocess: bool = False,
+        reexecute_from: str | None = None,
+        strategy: str = "from_failure",
+        timeout: float = 240.0,
+    ) -> RunOutcome:
         """Run to completion (kills the process group on timeout) and parse its summary."""
         started = time.monotonic()
-        proc, out, err = self.spawn(partition, config=config, multiprocess=multiprocess,
-                                    reexecute_from=reexecute_from, strategy=strategy)
+        proc, out, err = self.spawn(
+            partition,
+            config=config,
+            multiprocess=multiprocess,
+            reexecute_from=reexecute_from,
+            strategy=strategy,
+        )
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -319,8 +372,15 @@ class Deployment:
         err = self.logs / f"tick{self._n}.stderr"
         cmd = [sys.executable, str(TICK)] + (["--die-before-cursor"] if die else [])
         with out.open("wb") as o, err.open("wb") as e:
-            done = subprocess.run(cmd, env=self.env, cwd=REPO, stdout=o, stderr=e,
-                                  timeout=timeout, start_new_session=True)
+            done = subprocess.run(
+                cmd,
+                env=self.env,
+                cwd=REPO,
+                stdout=o,
+                stderr=e,
+                timeout=timeout,
+                start_new_session=True,
+            )
         stderr = err.read_text(errors="replace")
         if die:
             assert done.returncode == 137, f"tick should have died at its cursor:\n{stderr[-3000:]}"
@@ -347,9 +407,16 @@ def parse_outcome(returncode: int, out: Path, err: Path, seconds: float) -> RunO
             break
     if not summary:
         raise AssertionError(f"run printed no summary (rc={returncode}):\n{stderr[-4000:]}")
-    return RunOutcome(returncode, summary.get("run_id"), bool(summary.get("success")),
-                      summary.get("status"), list(summary.get("failures") or []), stdout,
-                      stderr, seconds)
+    return RunOutcome(
+        returncode,
+        summary.get("run_id"),
+        bool(summary.get("success")),
+        summary.get("status"),
+        list(summary.get("failures") or []),
+        stdout,
+        stderr,
+        seconds,
+    )
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -359,8 +426,7 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(30)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1
-             ) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -378,8 +444,9 @@ def list_lead_ids(base_url: str, api_key: str, list_id: str) -> list[str]:
     """Every lead id of a list, through the public API (raw httpx: independent of the client)."""
     ids: list[str] = []
     cursor: str | None = None
-    with httpx.Client(base_url=base_url, timeout=60.0,
-                      headers={"Authorization": f"Bearer {api_key}"}) as http:
+    with httpx.Client(
+        base_url=base_url, timeout=60.0, headers={"Authorization": f"Bearer {api_key}"}
+    ) as http:
         while True:
             params: dict[str, Any] = {"limit": 500}
             if cursor:
@@ -397,8 +464,9 @@ def list_emails(base_url: str, api_key: str, list_id: str) -> list[str]:
     """Every lead's email in a list (lower-cased), through the public API."""
     out: list[str] = []
     cursor: str | None = None
-    with httpx.Client(base_url=base_url, timeout=60.0,
-                      headers={"Authorization": f"Bearer {api_key}"}) as http:
+    with httpx.Client(
+        base_url=base_url, timeout=60.0, headers={"Authorization": f"Bearer {api_key}"}
+    ) as http:
         while True:
             params: dict[str, Any] = {"limit": 500}
             if cursor:

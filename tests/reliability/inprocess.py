@@ -87,8 +87,12 @@ class InProcessDeployment:
         path.write_bytes(content)
         return path
 
-    def run(self, partition: str, config: Mapping[str, Any] | None = None,
-            env: Mapping[str, str] | None = None) -> RunResult:
+    def run(
+        self,
+        partition: str,
+        config: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult:
         """Register ``partition`` and materialize it; never raises on a failed run."""
         from cleanlist_pipeline.definitions import build_definitions
 
@@ -97,7 +101,9 @@ class InProcessDeployment:
             job = build_definitions().resolve_job_def(JOB)
             run_config = {"ops": {"cleanlist_csv_import": {"config": dict(config or {})}}}
             result = job.execute_in_process(
-                instance=self.instance, partition_key=partition, run_config=run_config,
+                instance=self.instance,
+                partition_key=partition,
+                run_config=run_config,
                 raise_on_error=False,
             )
         return RunResult(result.success, failure_message(result), result.run_id, result)
@@ -105,8 +111,9 @@ class InProcessDeployment:
     def report(self, partition: str) -> dict[str, Any]:
         """The latest import materialization's metadata for ``partition`` (plain values)."""
         records = self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("cleanlist_csv_import"),
-                                  asset_partitions=[partition]),
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("cleanlist_csv_import"), asset_partitions=[partition]
+            ),
             limit=1,
         ).records
         assert records, f"{partition} was never materialized"

@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--partition")
     parser.add_argument("--config", default="{}", help="ImportConfig fields as JSON")
-    parser.add_argument("--resource-config", default="{}",
-                        help="CleanlistResource fields as JSON (e.g. rate_limit_per_key)")
+    parser.add_argument(
+        "--resource-config",
+        default="{}",
+        help="CleanlistResource fields as JSON (e.g. rate_limit_per_key)",
+    )
     parser.add_argument("--multiprocess", action="store_true")
     parser.add_argument("--max-concurrent", type=int, default=2)
     parser.add_argument("--reexecute-from", default=None, help="parent run id")

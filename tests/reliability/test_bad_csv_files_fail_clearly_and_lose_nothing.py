@@ -50,33 +50,67 @@ def _garbage() -> bytes:
 
 
 CASES = [
-    Case("unterminated_quote.csv",
-         (HEADER + _good(10, "u") + 'Fx,"never closed,x@example.com,Co\n'
-          + _good(10, "v")).encode(),
-         True, (r"record 12", r"line 12", r"quote", r"close")),
-    Case("nul_bytes.csv", (HEADER + _good(3, "n")).encode().replace(b"Co 1", b"Co\x00\x001"),
-         True, (r"NUL", r"byte offset \d+", r"line \d+", r"UTF-8 CSV")),
+    Case(
+        "unterminated_quote.csv",
+        (HEADER + _good(10, "u") + 'Fx,"never closed,x@example.com,Co\n' + _good(10, "v")).encode(),
+        True,
+        (r"record 12", r"line 12", r"quote", r"close"),
+    ),
+    Case(
+        "nul_bytes.csv",
+        (HEADER + _good(3, "n")).encode().replace(b"Co 1", b"Co\x00\x001"),
+        True,
+        (r"NUL", r"byte offset \d+", r"line \d+", r"UTF-8 CSV"),
+    ),
     Case("binary_garbage.csv", _garbage(), True, (r"binary|not a text CSV|decode|encoding",)),
-    Case("gzip_renamed.csv", gzip.compress((HEADER + _good(20, "g")).encode()), True,
-         (r"gzip", r"decompress|gunzip")),
-    Case("hundred_thousand_columns.csv",
-         (",".join(["email"] + [f"col{i}" for i in range(100_000)]) + "\n"
-          + "w@example.com" + "," * 100_000 + "\n").encode(),
-         True, (r"header", r"\d+ bytes", r"drop the columns|fewer columns|remove")),
-    Case("ragged_rows.csv",
-         (HEADER + _good(10, "r") + "Fr,Lr,ragged@example.com,Co,EXTRA,MORE\n"
-          + _good(10, "s")).encode(),
-         False, (), imported=20, rejected_record=12),
-    Case("ten_megabyte_field.csv",
-         (HEADER + _good(10, "b") + "Fb,Lb,big@example.com," + "x" * (10 * 1024 * 1024) + "\n"
-          + _good(10, "c")).encode(),
-         False, (), imported=20, rejected_record=12),
+    Case(
+        "gzip_renamed.csv",
+        gzip.compress((HEADER + _good(20, "g")).encode()),
+        True,
+        (r"gzip", r"decompress|gunzip"),
+    ),
+    Case(
+        "hundred_thousand_columns.csv",
+        (
+            ",".join(["email"] + [f"col{i}" for i in range(100_000)])
+            + "\n"
+            + "w@example.com"
+            + "," * 100_000
+            + "\n"
+        ).encode(),
+        True,
+        (r"header", r"\d+ bytes", r"drop the columns|fewer columns|remove"),
+    ),
+    Case(
+        "ragged_rows.csv",
+        (
+            HEADER + _good(10, "r") + "Fr,Lr,ragged@example.com,Co,EXTRA,MORE\n" + _good(10, "s")
+        ).encode(),
+        False,
+        (),
+        imported=20,
+        rejected_record=12,
+    ),
+    Case(
+        "ten_megabyte_field.csv",
+        (
+            HEADER
+            + _good(10, "b")
+            + "Fb,Lb,big@example.com,"
+            + "x" * (10 * 1024 * 1024)
+            + "\n"
+            + _good(10, "c")
+        ).encode(),
+        False,
+        (),
+        imported=20,
+        rejected_record=12,
+    ),
 ]
 
 
 @pytest.fixture
-def deployment(cleanlist_sandbox: SandboxHandle, tmp_path: Path
-               ) -> Iterator[InProcessDeployment]:
+def deployment(cleanlist_sandbox: SandboxHandle, tmp_path: Path) -> Iterator[InProcessDeployment]:
     dep = InProcessDeployment(tmp_path, cleanlist_sandbox.v2, cleanlist_sandbox.key, LIST)
     yield dep
     dep.close()
@@ -105,16 +139,19 @@ def test_malformed_drops_fail_clearly_or_reject_records_and_lose_nothing(
             if after != before:
                 problems.append(f"{case.name}: lead_count changed {before} → {after}")
             if case.name not in result.message:
-                problems.append(f"{case.name}: the message does not name the file: "
-                                f"{result.message[:300]!r}")
+                problems.append(
+                    f"{case.name}: the message does not name the file: {result.message[:300]!r}"
+                )
             for pattern in case.must_say:
                 if not re.search(pattern, result.message, re.IGNORECASE):
-                    problems.append(f"{case.name}: message lacks /{pattern}/: "
-                                    f"{result.message[:300]!r}")
+                    problems.append(
+                        f"{case.name}: message lacks /{pattern}/: {result.message[:300]!r}"
+                    )
         else:
             if not result.success:
-                problems.append(f"{case.name}: failed instead of rejecting one record: "
-                                f"{result.message[:300]!r}")
+                problems.append(
+                    f"{case.name}: failed instead of rejecting one record: {result.message[:300]!r}"
+                )
                 continue
             expected += case.imported
             if after != expected:
@@ -123,8 +160,7 @@ def test_malformed_drops_fail_clearly_or_reject_records_and_lose_nothing(
             if report.get("rejected") != 1:
                 problems.append(f"{case.name}: report rejected={report.get('rejected')}")
             if f"{case.rejected_record}" not in str(report.get("report")):
-                problems.append(f"{case.name}: report does not name record "
-                                f"{case.rejected_record}")
+                problems.append(f"{case.name}: report does not name record {case.rejected_record}")
             rejects = list(deployment.data.rglob("*.csv"))
             if not any(case.name in str(p) for p in rejects):
                 problems.append(f"{case.name}: no rejects file among {rejects}")

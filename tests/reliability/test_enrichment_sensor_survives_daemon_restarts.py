@@ -31,7 +31,8 @@ def _terminal_observations(instance: Any) -> dict[str, int]:
     cursor = None
     while True:
         result = instance.fetch_observations(
-            dg.AssetRecordsFilter(asset_key=ENRICHMENT_KEY), limit=500, cursor=cursor)
+            dg.AssetRecordsFilter(asset_key=ENRICHMENT_KEY), limit=500, cursor=cursor
+        )
         for record in result.records:
             meta = record.asset_observation.metadata
             if getattr(meta.get(EVENT), "value", None) == "terminal":
@@ -52,8 +53,11 @@ def test_sensor_survives_daemon_deaths_without_forgetting_or_repeating(
     partition = deployment.add_drop("enrich.csv", csv_bytes(lead_rows(ROWS, tag="e")))
     imported = deployment.run(
         partition,
-        config={"max_rows_per_chunk": ROWS_PER_CHUNK, "dispatch_enrichment": True,
-                "enrichment_type": "partial"},
+        config={
+            "max_rows_per_chunk": ROWS_PER_CHUNK,
+            "dispatch_enrichment": True,
+            "enrichment_type": "partial",
+        },
     )
     assert imported.success, imported.failure_text
     ledger = cleanlist_sandbox.ledger()
@@ -80,7 +84,8 @@ def test_sensor_survives_daemon_deaths_without_forgetting_or_repeating(
         assert set(terminal) == workflows, "a workflow was forgotten"
         assert set(terminal.values()) == {1}, f"a workflow was observed finished twice: {terminal}"
         snapshot_runs = [
-            r for r in instance.get_runs()
+            r
+            for r in instance.get_runs()
             if r.job_name == "cleanlist_snapshot_job" and r.tags.get("cleanlist/list_id") == list_id
         ]
         assert len(snapshot_runs) == 1, [r.run_id for r in snapshot_runs]

@@ -24,19 +24,28 @@ def test_every_fault_at_once_still_imports_each_chunk_once(
 ) -> None:
     partition = deployment.add_drop("faults.csv", csv_bytes(lead_rows(ROWS, tag="f")))
     cleanlist_sandbox.set_faults(
-        [{
-            "method": "POST", "path": "csv-import",
-            "latency_ms": 150,  # every csv-import request, hence every chunk
-            "burst_429": 3, "p_429": 0.15, "p_503": 0.25, "p_drop": 0.4,
-            "retry_after_s": 0.2,
-        }],
+        [
+            {
+                "method": "POST",
+                "path": "csv-import",
+                "latency_ms": 150,  # every csv-import request, hence every chunk
+                "burst_429": 3,
+                "p_429": 0.15,
+                "p_503": 0.25,
+                "p_drop": 0.4,
+                "retry_after_s": 0.2,
+            }
+        ],
         seed=7,
     )
 
     outcome = deployment.run(
         partition,
-        config={"max_rows_per_chunk": ROWS_PER_CHUNK, "dispatch_enrichment": True,
-                "enrichment_type": "partial"},
+        config={
+            "max_rows_per_chunk": ROWS_PER_CHUNK,
+            "dispatch_enrichment": True,
+            "enrichment_type": "partial",
+        },
     )
     assert outcome.success, outcome.failure_text
 
@@ -72,10 +81,12 @@ def test_every_fault_at_once_still_imports_each_chunk_once(
     # no lead was charged twice.
     cleanlist_sandbox.clear_faults()
     cleanlist_sandbox.advance_clock(60)
-    with httpx.Client(base_url=cleanlist_sandbox.v2,
-                      headers={"Authorization": f"Bearer {cleanlist_sandbox.key}"}) as http:
+    with httpx.Client(
+        base_url=cleanlist_sandbox.v2, headers={"Authorization": f"Bearer {cleanlist_sandbox.key}"}
+    ) as http:
         for workflow_id in workflows:
             http.get(f"/enrichment/status/{workflow_id}").raise_for_status()
+
     def all_settled() -> dict | None:
         current = cleanlist_sandbox.ledger()
         done = all(current["workflows"][w]["status"] == "completed" for w in workflows)

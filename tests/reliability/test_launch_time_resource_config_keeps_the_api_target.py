@@ -23,8 +23,7 @@ ROWS = 30
 
 
 @pytest.fixture
-def deployment(cleanlist_sandbox: SandboxHandle, tmp_path: Path
-               ) -> Iterator[InProcessDeployment]:
+def deployment(cleanlist_sandbox: SandboxHandle, tmp_path: Path) -> Iterator[InProcessDeployment]:
     dep = InProcessDeployment(tmp_path, cleanlist_sandbox.v2, cleanlist_sandbox.key, LIST)
     yield dep
     dep.close()
@@ -40,7 +39,9 @@ def test_rate_limit_set_at_launch_still_imports_into_the_configured_api(
     with environment(deployment.env):
         job = build_definitions().resolve_job_def("cleanlist_import_job")
         result = job.execute_in_process(
-            instance=deployment.instance, partition_key="tuned.csv", raise_on_error=False,
+            instance=deployment.instance,
+            partition_key="tuned.csv",
+            raise_on_error=False,
             run_config={"resources": {"cleanlist": {"config": {"rate_limit_per_key": 10}}}},
         )
     assert result.success, failure_message(result)
@@ -51,9 +52,15 @@ def test_rate_limit_set_at_launch_still_imports_into_the_configured_api(
     assert not (deployment.home / "cleanlist-sandbox.sqlite").exists(), (
         "an embedded sandbox was started although an API key is configured"
     )
-    materialization = deployment.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("cleanlist_csv_import"),
-                              asset_partitions=["tuned.csv"]), limit=1,
-    ).records[0].asset_materialization
+    materialization = (
+        deployment.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("cleanlist_csv_import"), asset_partitions=["tuned.csv"]
+            ),
+            limit=1,
+        )
+        .records[0]
+        .asset_materialization
+    )
     assert materialization is not None
     assert materialization.metadata["cleanlist_mode"].value == "api"

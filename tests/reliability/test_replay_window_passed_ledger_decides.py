@@ -25,8 +25,7 @@ LIST = "Replay window proof"
 
 
 @pytest.fixture
-def deployment(cleanlist_sandbox: SandboxHandle, tmp_path: Path
-               ) -> Iterator[InProcessDeployment]:
+def deployment(cleanlist_sandbox: SandboxHandle, tmp_path: Path) -> Iterator[InProcessDeployment]:
     dep = InProcessDeployment(tmp_path, cleanlist_sandbox.v2, cleanlist_sandbox.key, LIST)
     yield dep
     dep.close()
@@ -45,7 +44,8 @@ def test_rematerializing_after_the_replay_window_imports_nothing_and_force_does(
     list_id, info = find_list(cleanlist_sandbox.ledger(), LIST)
     assert info["lead_count"] == ROWS
     sent_before = cleanlist_sandbox.ledger()["requests"].get(
-        "POST /lead-lists/{list_id}/csv-import", 0)
+        "POST /lead-lists/{list_id}/csv-import", 0
+    )
 
     cleanlist_sandbox.advance_clock(25 * 3600)
 
@@ -71,11 +71,16 @@ def test_rematerializing_after_the_replay_window_imports_nothing_and_force_does(
         if r.event_log_entry.level >= 30 and "force" in r.event_log_entry.user_message
     ]
     assert any("duplicates" in w for w in warnings), warnings
-    materialization = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("cleanlist_csv_import"),
-                              asset_partitions=[partition]),
-        limit=1,
-    ).records[0].asset_materialization
+    materialization = (
+        instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("cleanlist_csv_import"), asset_partitions=[partition]
+            ),
+            limit=1,
+        )
+        .records[0]
+        .asset_materialization
+    )
     assert materialization is not None
     report = materialization.metadata["report"].value
     assert "force" in report and "duplicates" in report

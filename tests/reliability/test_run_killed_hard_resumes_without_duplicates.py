@@ -49,8 +49,12 @@ def test_killed_run_resumes_from_failure_and_reruns_without_duplicates(
         partition, config={"max_rows_per_chunk": ROWS_PER_CHUNK}, multiprocess=True
     )
     try:
-        wait_for(lambda: len(_imports_for(cleanlist_sandbox, deployment.list_name)) >= 1,
-                 timeout=120, what="the first chunk import", interval=0.05)
+        wait_for(
+            lambda: len(_imports_for(cleanlist_sandbox, deployment.list_name)) >= 1,
+            timeout=120,
+            what="the first chunk import",
+            interval=0.05,
+        )
     finally:
         kill_group(proc)
     before = _imports_for(cleanlist_sandbox, deployment.list_name)

@@ -32,16 +32,25 @@ DOWN_SECONDS = 4.0
 def test_api_restarted_mid_run_then_later_run_completes_without_duplicates(tmp_path: Path) -> None:
     (tmp_path / "sandbox").mkdir()
     with sandbox_process(tmp_path / "sandbox", enrich_seconds=1.0) as sandbox:
-        deployment = Deployment(root=tmp_path / "deploy", base_url=sandbox.v2,
-                                api_key=sandbox.key)
+        deployment = Deployment(root=tmp_path / "deploy", base_url=sandbox.v2, api_key=sandbox.key)
         partition = deployment.add_drop("restart.csv", csv_bytes(lead_rows(ROWS, tag="s")))
-        sandbox.admin("POST", "/faults", json={"seed": 1, "rules": [
-            {"method": "POST", "path": "csv-import", "latency_ms": 800}]})
+        sandbox.admin(
+            "POST",
+            "/faults",
+            json={
+                "seed": 1,
+                "rules": [{"method": "POST", "path": "csv-import", "latency_ms": 800}],
+            },
+        )
 
         started = time.monotonic()
         proc, out, err = deployment.spawn(partition, config={"max_rows_per_chunk": ROWS_PER_CHUNK})
-        wait_for(lambda: len(sandbox.imports()) >= 1, timeout=120, what="a first chunk import",
-                 interval=0.05)
+        wait_for(
+            lambda: len(sandbox.imports()) >= 1,
+            timeout=120,
+            what="a first chunk import",
+            interval=0.05,
+        )
         sandbox.kill()  # abrupt: connections in flight are cut
         time.sleep(DOWN_SECONDS)
         sandbox.start()  # same port, same database
@@ -50,8 +59,9 @@ def test_api_restarted_mid_run_then_later_run_completes_without_duplicates(tmp_p
         if not first.success:
             text = first.failure_text
             # A clear message: which call, that the API was unreachable, and no key in it.
-            assert re.search(r"(did not answer|unreachable|could not connect|connect)", text,
-                             re.IGNORECASE), text
+            assert re.search(
+                r"(did not answer|unreachable|could not connect|connect)", text, re.IGNORECASE
+            ), text
             assert sandbox.key not in text
 
         sandbox.admin("DELETE", "/faults")

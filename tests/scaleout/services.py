@@ -76,9 +76,12 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its folder."""
         subprocess.run(
-            self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
-                      "-w", "stop"),
-            check=False, capture_output=True, timeout=60,
+            self._cmd(
+                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"
+            ),
+            check=False,
+            capture_output=True,
+            timeout=60,
         )
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
@@ -95,20 +98,47 @@ def start_postgres() -> PostgresServer:
         shutil.chown(data_dir, "postgres", "postgres")
     server = PostgresServer(bin_dir, data_dir, free_port(), as_postgres)
     init = subprocess.run(
-        server._cmd(str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"),
-        capture_output=True, text=True, timeout=120,
+        server._cmd(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if init.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {init.stderr[-2000:]}")
     # fsync off: a test cluster need not survive a power cut, and it saves seconds per run.
-    options = (f"-k {base} -p {server.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    options = (
+        f"-k {base} -p {server.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
     start = subprocess.run(
-        server._cmd(str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-o", options,
-                    "-l", str(base / "server.log"), "-w", "-t", "60", "start"),
-        capture_output=True, text=True, timeout=90,
+        server._cmd(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-o",
+            options,
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     if start.returncode != 0:
         log_file = base / "server.log"

@@ -43,8 +43,12 @@ def _step_intervals(instance: Any, run_id: str) -> list[tuple[float, float, str]
     out = []
     records = instance.get_records_for_run(
         run_id,
-        of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
-                 dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_UP_FOR_RETRY},
+        of_type={
+            dg.DagsterEventType.STEP_START,
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.STEP_UP_FOR_RETRY,
+        },
     ).records
     for record in records:
         event = record.event_log_entry.dagster_event
@@ -57,8 +61,10 @@ def _step_intervals(instance: Any, run_id: str) -> list[tuple[float, float, str]
 
 
 def _max_overlap(intervals: list[tuple[float, float, str]]) -> int:
-    edges = sorted([(s, 1) for s, _, _ in intervals] + [(e, -1) for _, e, _ in intervals],
-                   key=lambda x: (x[0], x[1]))
+    edges = sorted(
+        [(s, 1) for s, _, _ in intervals] + [(e, -1) for _, e, _ in intervals],
+        key=lambda x: (x[0], x[1]),
+    )
     now = best = 0
     for _, delta in edges:
         now += delta
@@ -76,7 +82,9 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
     (tmp_path / "sandbox").mkdir()
     with sandbox_process(tmp_path / "sandbox", rpm_key=RPM, rpm_org=0) as sandbox:
         deployment = Deployment(
-            root=tmp_path / "deploy", base_url=sandbox.v2, api_key=sandbox.key,
+            root=tmp_path / "deploy",
+            base_url=sandbox.v2,
+            api_key=sandbox.key,
             list_name="Scale-out proof",
             dagster_yaml=(REPO / "deploy" / "dagster.yaml").read_text(),
             extra_env={
@@ -93,8 +101,14 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
         )
         # Each import takes 2 s at the API, so API steps of both runs are in flight for long
         # stretches: without the pool, four would overlap (two runs, two processes each).
-        sandbox.admin("POST", "/faults", json={"seed": 1, "rules": [
-            {"method": "POST", "path": "csv-import", "latency_ms": 2000}]})
+        sandbox.admin(
+            "POST",
+            "/faults",
+            json={
+                "seed": 1,
+                "rules": [{"method": "POST", "path": "csv-import", "latency_ms": 2000}],
+            },
+        )
         keys = [
             deployment.add_drop(f"scale/{name}.csv", csv_bytes(lead_rows(ROWS, tag=name)))
             for name in ("p1", "p2")
@@ -104,24 +118,34 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         # The deployment step deploy/README.md prescribes, with Dagster's own CLI.
         done = subprocess.run(
-            [str(Path(sys.executable).with_name("dagster")), "instance", "concurrency", "set",
-             "cleanlist_api", str(POOL_LIMIT)],
-            env=deployment.env, cwd=REPO, capture_output=True, text=True, timeout=120,
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "instance",
+                "concurrency",
+                "set",
+                "cleanlist_api",
+                str(POOL_LIMIT),
+            ],
+            env=deployment.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr[-2000:]
 
         started = time.monotonic()
         spawned = [
-            deployment.spawn(key, config={"max_rows_per_chunk": ROWS_PER_CHUNK},
-                             multiprocess=True)
+            deployment.spawn(key, config={"max_rows_per_chunk": ROWS_PER_CHUNK}, multiprocess=True)
             for key in keys
         ]
         outcomes = []
         try:
             for proc, out, err in spawned:
                 proc.wait(300)
-                outcomes.append(parse_outcome(proc.returncode, out, err,
-                                              time.monotonic() - started))
+                outcomes.append(
+                    parse_outcome(proc.returncode, out, err, time.monotonic() - started)
+                )
         finally:
             for proc, _, _ in spawned:
                 if proc.poll() is None:
@@ -132,14 +156,16 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
         ledger = sandbox.ledger()
         # The sandbox never had to refuse a request, and never counted more than RPM in a minute.
         assert ledger["rate_limited"] == {}, ledger["rate_limited"]
-        per_minute = [n for buckets in ledger["requests_per_minute"].values()
-                      for n in buckets.values()]
+        per_minute = [
+            n for buckets in ledger["requests_per_minute"].values() for n in buckets.values()
+        ]
         assert per_minute and max(per_minute) <= RPM, ledger["requests_per_minute"]
         total = sum(ledger["requests"].values())
         assert total > RPM, f"only {total} requests: the limiter was never needed"
 
-        (list_id, info), = [(k, v) for k, v in ledger["lists"].items()
-                             if v["name"] == deployment.list_name]
+        ((list_id, info),) = [
+            (k, v) for k, v in ledger["lists"].items() if v["name"] == deployment.list_name
+        ]
         assert info["lead_count"] == 2 * ROWS
         ids = list_lead_ids(sandbox.v2, sandbox.key, list_id)
         assert len(ids) == len(set(ids)) == 2 * ROWS
@@ -148,8 +174,11 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
             intervals = []
             spans = []
             for outcome in outcomes:
-                steps = [i for i in _step_intervals(instance, outcome.run_id)
-                         if "import_chunk" in i[2] or "plan_drop" in i[2]]
+                steps = [
+                    i
+                    for i in _step_intervals(instance, outcome.run_id)
+                    if "import_chunk" in i[2] or "plan_drop" in i[2]
+                ]
                 assert len(steps) == 1 + ROWS // ROWS_PER_CHUNK, steps
                 intervals += steps
                 spans.append((min(s for s, _, _ in steps), max(e for _, e, _ in steps)))
@@ -161,4 +190,3 @@ def test_two_partitions_on_postgres_share_the_pool_and_the_rate_limit(
         # Both partitions were importing at the same time (their step spans overlap).
         (a0, a1), (b0, b1) = spans
         assert a0 < b1 and b0 < a1, spans
-

@@ -41,8 +41,14 @@ class CanaryPerson:
     phone: str
 
     def row(self) -> dict[str, str]:
-        return {"first_name": self.first_name, "last_name": self.last_name, "email": self.email,
-                "phone": self.phone, "company_name": "Canary Works", "job_title": "Analyst"}
+        return {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+            "phone": self.phone,
+            "company_name": "Canary Works",
+            "job_title": "Analyst",
+        }
 
     def needles(self) -> dict[str, bytes]:
         digits = "".join(ch for ch in self.phone if ch.isdigit())
@@ -62,12 +68,14 @@ def canary_people(n: int, tag: str) -> list[CanaryPerson]:
     people = []
     for i in range(n):
         token = secrets.token_hex(4)
-        people.append(CanaryPerson(
-            first_name=f"Quinnfirst{tag}{token}",
-            last_name=f"Zebulast{tag}{token}",
-            email=f"pii.{tag}{token}.{i}@canary-mail.example",
-            phone=f"+1 646 {700 + i:03d} {int(token[:4], 16) % 10000:04d}",
-        ))
+        people.append(
+            CanaryPerson(
+                first_name=f"Quinnfirst{tag}{token}",
+                last_name=f"Zebulast{tag}{token}",
+                email=f"pii.{tag}{token}.{i}@canary-mail.example",
+                phone=f"+1 646 {700 + i:03d} {int(token[:4], 16) % 10000:04d}",
+            )
+        )
     return people
 
 
@@ -84,15 +92,22 @@ class DemoRun:
     cli: subprocess.CompletedProcess[bytes] | None = None
 
 
-def run_cli(deployment: Deployment, args: list[str], timeout: float = 240.0
-            ) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    deployment: Deployment, args: list[str], timeout: float = 240.0
+) -> subprocess.CompletedProcess[bytes]:
     """``cleanlist-pipeline ARGS`` as a subprocess; output kept in the deployment's log folder."""
     name = "cli-" + args[0]
-    with (deployment.logs / f"{name}.stdout").open("wb") as out, \
-            (deployment.logs / f"{name}.stderr").open("wb") as err:
+    with (
+        (deployment.logs / f"{name}.stdout").open("wb") as out,
+        (deployment.logs / f"{name}.stderr").open("wb") as err,
+    ):
         return subprocess.run(
             [sys.executable, "-c", "from cleanlist_pipeline.cli import main; main()", *args],
-            env=deployment.env, cwd=REPO, stdout=out, stderr=err, timeout=timeout,
+            env=deployment.env,
+            cwd=REPO,
+            stdout=out,
+            stderr=err,
+            timeout=timeout,
             start_new_session=True,
         )
 
@@ -102,11 +117,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     """Run the pipeline end to end with canaries; the sandbox is stopped before the tests scan."""
     root = tmp_path_factory.mktemp("leakdemo")
     api_key = "clapi_LEAKCANARY" + secrets.token_urlsafe(36)
-    deployment = Deployment(root=root, base_url="", api_key=api_key,
-                            list_name="Canary list (security proof)")
+    deployment = Deployment(
+        root=root, base_url="", api_key=api_key, list_name="Canary list (security proof)"
+    )
     sandbox = SandboxProc(
-        db_path=str(deployment.home / "cleanlist-sandbox.sqlite"), port=free_port(),
-        keys=[f"{api_key}:*"], enrich_seconds=0.5,
+        db_path=str(deployment.home / "cleanlist-sandbox.sqlite"),
+        port=free_port(),
+        keys=[f"{api_key}:*"],
+        enrich_seconds=0.5,
         log_path=str(deployment.logs / "sandbox.log"),
     )
     deployment.base_url = sandbox.v2
@@ -118,22 +136,49 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         demo.people = a + b
         rows_b = [p.row() for p in b]
         rows_b.append(dict(b[0].row()))  # a duplicate: removed before sending, reported by number
-        rows_b.append({"first_name": b[1].first_name, "last_name": "", "email": "",
-                       "phone": b[1].phone, "company_name": "", "job_title": ""})  # unimportable
+        rows_b.append(
+            {
+                "first_name": b[1].first_name,
+                "last_name": "",
+                "email": "",
+                "phone": b[1].phone,
+                "company_name": "",
+                "job_title": "",
+            }
+        )  # unimportable
         # 1. What `make demo` does, with a key: `cleanlist-pipeline run` imports every drop,
         #    dispatches enrichment, waits for it through the sensor and writes the snapshots.
         (deployment.drops / "canary").mkdir(parents=True, exist_ok=True)
         (deployment.drops / "canary" / "a.csv").write_bytes(csv_bytes([p.row() for p in a]))
-        demo.cli = run_cli(deployment, ["run", "--drops", str(deployment.drops), "--list-name",
-                                        deployment.list_name, "--enrichment", "full",
-                                        "--timeout", "60", "--verbose"])
+        demo.cli = run_cli(
+            deployment,
+            [
+                "run",
+                "--drops",
+                str(deployment.drops),
+                "--list-name",
+                deployment.list_name,
+                "--enrichment",
+                "full",
+                "--timeout",
+                "60",
+                "--verbose",
+            ],
+        )
         # 2. A second drop through the multiprocess executor (compute logs per step process),
         #    with a duplicate and an unimportable record.
         key_b = deployment.add_drop("canary/b.csv", csv_bytes(rows_b))
-        demo.outcomes.append(deployment.run(
-            key_b, multiprocess=True,
-            config={"dispatch_enrichment": True, "enrichment_type": "partial",
-                    "max_rows_per_chunk": 25}))
+        demo.outcomes.append(
+            deployment.run(
+                key_b,
+                multiprocess=True,
+                config={
+                    "dispatch_enrichment": True,
+                    "enrichment_type": "partial",
+                    "max_rows_per_chunk": 25,
+                },
+            )
+        )
         # An import that must fail: the list id is not ours (the error path must not leak either).
         demo.outcomes.append(deployment.run(key_b, config={"list_id": "lst_not_ours_0000"}))
         # 3. The enrichment sensor, daemon-style, until it launches the snapshot for drop b.

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 def test_the_key_is_in_no_file_log_or_database(finished_demo: DemoRun) -> None:
     demo = finished_demo
     assert demo.cli is not None and demo.cli.returncode == 0, (
-        (demo.deployment.logs / "cli-run.stderr").read_text(errors="replace")[-3000:])
+        demo.deployment.logs / "cli-run.stderr"
+    ).read_text(errors="replace")[-3000:]
     assert demo.outcomes[0].success, demo.outcomes[0].failure_text
     assert not demo.outcomes[1].success, "the import into a foreign list id must fail"
     assert any(t["launched"] for t in demo.ticks), f"no snapshot run was launched: {demo.ticks}"

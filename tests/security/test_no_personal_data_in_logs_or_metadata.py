@@ -32,8 +32,11 @@ def _log_and_event_files(demo: DemoRun) -> list[Path]:
         is_log = "compute_logs" in path.parts or path.suffix in (".out", ".err", ".log")
         if is_db or is_log:
             files.append(path)
-    files += [p for p in demo.deployment.logs.iterdir()
-              if p.is_file() and not p.name.startswith("sandbox")]
+    files += [
+        p
+        for p in demo.deployment.logs.iterdir()
+        if p.is_file() and not p.name.startswith("sandbox")
+    ]
     return files
 
 
@@ -77,10 +80,13 @@ def test_no_personal_data_in_any_event_record_or_asset_metadata(finished_demo: D
             text = repr(event.event_specific_data if event else None) + (entry.user_message or "")
             hits = scan_text(text.encode(), needles, f"event {record.storage_id}", "event data")
             assert not hits, f"{event.event_type_value if event else 'log'}: " + ", ".join(
-                map(str, hits))
+                map(str, hits)
+            )
             records += 1
             if event is not None and event.event_type_value in (
-                "ASSET_MATERIALIZATION", "ASSET_OBSERVATION", "ASSET_CHECK_EVALUATION"
+                "ASSET_MATERIALIZATION",
+                "ASSET_OBSERVATION",
+                "ASSET_CHECK_EVALUATION",
             ):
                 asset_events += 1
     assert asset_events >= 5, f"only {asset_events} asset events: the demo did not run far enough"

@@ -20,7 +20,8 @@ def test_sandbox_binds_loopback_by_default(tmp_path: Path) -> None:
         assert proc.origin.startswith("http://127.0.0.1:")
         port = int(proc.origin.rsplit(":", 1)[1])
         listening = [
-            c.laddr for c in psutil.Process(proc.pid).net_connections(kind="inet")
+            c.laddr
+            for c in psutil.Process(proc.pid).net_connections(kind="inet")
             if c.status == psutil.CONN_LISTEN
         ]
         assert listening, "the sandbox process listens on nothing"
@@ -30,9 +31,21 @@ def test_sandbox_binds_loopback_by_default(tmp_path: Path) -> None:
 
 def test_sandbox_refuses_to_bind_a_public_address(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cleanlist_pipeline.sandbox.cli", "serve", "--host", "0.0.0.0",
-         "--port", "0", "--db", str(tmp_path / "s.sqlite")],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "cleanlist_pipeline.sandbox.cli",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "s.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
     assert "loopback" in done.stderr.lower()
@@ -42,8 +55,9 @@ def test_sandbox_stores_key_hashes_only(tmp_path: Path) -> None:
     key = "clapi_HASHCANARY" + "k" * 40
     db = tmp_path / "sandbox.sqlite"
     with start_sandbox_process(db=db, keys=[f"{key}:*"]) as proc:
-        with httpx.Client(base_url=proc.origin + "/api/v2",
-                          headers={"Authorization": f"Bearer {key}"}) as http:
+        with httpx.Client(
+            base_url=proc.origin + "/api/v2", headers={"Authorization": f"Bearer {key}"}
+        ) as http:
             assert http.get("/whoami").status_code == 200
             assert http.get("/lead-lists").status_code == 200
         added = SandboxHandle(proc.origin, key)
@@ -80,6 +94,9 @@ def test_sandbox_refuses_requests_without_a_valid_key(
             assert cleanlist_sandbox.key not in r.text
     r = httpx.post(base + "/lead-lists", json={"name": "no auth"}, timeout=30)
     assert r.status_code == 401
-    ok = httpx.get(base + "/lead-lists", timeout=30,
-                   headers={"Authorization": f"Bearer {cleanlist_sandbox.key}"})
+    ok = httpx.get(
+        base + "/lead-lists",
+        timeout=30,
+        headers={"Authorization": f"Bearer {cleanlist_sandbox.key}"},
+    )
     assert ok.status_code == 200

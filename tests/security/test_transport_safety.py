@@ -23,9 +23,15 @@ from cleanlist_pipeline.api.errors import CleanlistError, ConfigurationError, Tr
 
 KEY = "clapi_transport_" + "t" * 40
 WHOAMI = {
-    "user_email": "u***@example.com", "user_id": "u_1", "user_name": "Test User",
-    "organization_id": "org_1", "organization_name": "Org", "auth_type": "api_key",
-    "scopes": ["*"], "tier": "pro", "features": [],
+    "user_email": "u***@example.com",
+    "user_id": "u_1",
+    "user_name": "Test User",
+    "organization_id": "org_1",
+    "organization_name": "Org",
+    "auth_type": "api_key",
+    "scopes": ["*"],
+    "tier": "pro",
+    "features": [],
 }
 
 
@@ -35,8 +41,12 @@ def _client(base_url: str) -> CleanlistClient:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://api.cleanlist.ai/api/v2", "http://10.1.2.3:8080/api/v2",
-     "http://example.com:80/api/v1/public", "http://127.0.0.1.nip.io/api/v2"],
+    [
+        "http://api.cleanlist.ai/api/v2",
+        "http://10.1.2.3:8080/api/v2",
+        "http://example.com:80/api/v1/public",
+        "http://127.0.0.1.nip.io/api/v2",
+    ],
 )
 def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
     with pytest.raises(ConfigurationError) as info:
@@ -46,16 +56,21 @@ def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:{port}/api/v2", "http://localhost:{port}/api/v2",
-            "http://[::1]:{port}/api/v2"],
+    "url",
+    [
+        "http://127.0.0.1:{port}/api/v2",
+        "http://localhost:{port}/api/v2",
+        "http://[::1]:{port}/api/v2",
+    ],
 )
 def test_plain_http_on_loopback_is_allowed(url: str, cleanlist_sandbox) -> None:  # type: ignore[no-untyped-def]
     port = cleanlist_sandbox.origin.rsplit(":", 1)[1]
     target = url.format(port=port)
     if "[::1]" in target and not socket.has_ipv6:
         target = target.replace("[::1]", "127.0.0.1")
-    with CleanlistClient(cleanlist_sandbox.key, base_url=target, rate_limit=None,
-                         retry=RetryPolicy.disabled()) as client:
+    with CleanlistClient(
+        cleanlist_sandbox.key, base_url=target, rate_limit=None, retry=RetryPolicy.disabled()
+    ) as client:
         try:
             assert client.whoami().organization_id
         except TransportError:
@@ -103,8 +118,14 @@ class _RecordingProxy:
 def test_https_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = _RecordingProxy()
     try:
-        for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
-                     "no_proxy"):
+        for name in (
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
         with pytest.raises(CleanlistError):
@@ -126,22 +147,31 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path = folder / "ca.pem"
     key_path = folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -179,14 +209,22 @@ def test_tls_is_verified_and_ssl_cert_file_is_honoured(
     https_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     origin, ca_file = https_server
-    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
-                 "all_proxy"):
+    for name in (
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     # Untrusted certificate: verification is on, so the call fails.
     with pytest.raises(CleanlistError) as info:
         _client(origin + "/api/v2").whoami()
-    assert "certificate" in repr(info.value).lower() or "ssl" in repr(info.value).lower() or (
-        isinstance(info.value, TransportError)
+    assert (
+        "certificate" in repr(info.value).lower()
+        or "ssl" in repr(info.value).lower()
+        or (isinstance(info.value, TransportError))
     )
     # The same server, trusted through the standard environment variable.
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
