@@ -130,7 +130,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @property
     def mode(self) -> str:
         """``"embedded-sandbox"`` without an API key, else ``"api"``."""
-        return MODE_API if _resolve(self.api_key) else MODE_EMBEDDED
+        return MODE_API if self._api_key() else MODE_EMBEDDED
 
     @property
     def log_prefix(self) -> str:
@@ -173,7 +173,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if mode == MODE_EMBEDDED:
             base_url, key = self._embedded_target()
         else:
-            base_url, key = self._api_base_url(), _resolve(self.api_key) or ""
+            base_url, key = self._api_base_url(), self._api_key() or ""
         log = _PrefixedLogger(_logger, {"prefix": self.log_prefix})
         client = CleanlistClient(
             key,
@@ -213,8 +213,14 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             org_id=self.org_id,
         )
 
+    # Dagster rebuilds a resource from run config when a launch supplies any of its fields, and
+    # the values given to the constructor (the EnvVar key among them) are then gone. Falling back
+    # to the environment keeps such a run on the real API instead of silently going embedded.
+    def _api_key(self) -> str | None:
+        return _resolve(self.api_key) or os.environ.get("CLEANLIST_API_KEY") or None
+
     def _api_base_url(self) -> str:
-        return _resolve(self.base_url) or DEFAULT_BASE_URL
+        return _resolve(self.base_url) or os.environ.get("CLEANLIST_BASE_URL") or DEFAULT_BASE_URL
 
     def _base_url(self, mode: str) -> str:
         return self._embedded_target()[0] if mode == MODE_EMBEDDED else self._api_base_url()
@@ -247,7 +253,9 @@ def cleanlist_resource_from_env(
 
     ``EnvVar("CLEANLIST_API_KEY")`` is passed only when the variable is set (an unset ``EnvVar``
     makes Dagster raise at launch); without it the resource runs in embedded-sandbox mode.
-    ``CLEANLIST_BASE_URL`` and ``CLEANLIST_NAMESPACE`` are honoured the same way.
+    ``CLEANLIST_BASE_URL`` and ``CLEANLIST_NAMESPACE`` are honoured the same way, and
+    ``CLEANLIST_RATE_LIMIT_PER_KEY`` / ``CLEANLIST_RATE_LIMIT_PER_ORG`` (integers; 0 disables the
+    limiter) set the limits without launch-time run config.
     """
     env = os.environ if environ is None else environ
     kwargs: dict[str, Any] = {}
@@ -257,5 +265,14 @@ def cleanlist_resource_from_env(
             kwargs["base_url"] = dg.EnvVar("CLEANLIST_BASE_URL")
     if env.get("CLEANLIST_NAMESPACE"):
         kwargs["idempotency_namespace"] = env["CLEANLIST_NAMESPACE"]
+    for var, field in (
+        ("CLEANLIST_RATE_LIMIT_PER_KEY", "rate_limit_per_key"),
+        ("CLEANLIST_RATE_LIMIT_PER_ORG", "rate_limit_per_org"),
+    ):
+        if env.get(var):
+            try:
+                kwargs[field] = int(env[var])
+            except ValueError:
+                raise ValueError(f"{var} must be a whole number, not {env[var]!r}") from None
     kwargs.update(overrides)
     return CleanlistResource(**kwargs)

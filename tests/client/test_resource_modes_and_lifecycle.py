@@ -63,6 +63,26 @@ def test_from_env_passes_envvar_only_when_set(monkeypatch: pytest.MonkeyPatch) -
     assert resource.describe_target() == "api at https://eu.api.cleanlist.ai/api/v2"
 
 
+def test_rate_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"CLEANLIST_RATE_LIMIT_PER_KEY": "12", "CLEANLIST_RATE_LIMIT_PER_ORG": "0"}
+    resource = cleanlist_resource_from_env(env)
+    assert (resource.rate_limit_per_key, resource.rate_limit_per_org) == (12, 0)
+    with pytest.raises(ValueError, match="CLEANLIST_RATE_LIMIT_PER_KEY must be a whole number"):
+        cleanlist_resource_from_env({"CLEANLIST_RATE_LIMIT_PER_KEY": "lots"})
+
+
+def test_a_resource_rebuilt_without_its_key_still_targets_the_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What Dagster hands a run that supplied any resource config at launch: constructor values
+    # (the EnvVar key among them) are gone, only the launch config remains.
+    monkeypatch.setenv("CLEANLIST_API_KEY", "clapi_from_env_456")
+    monkeypatch.setenv("CLEANLIST_BASE_URL", "https://eu.api.cleanlist.ai/api/v2")
+    rebuilt = CleanlistResource(rate_limit_per_key=10)
+    assert rebuilt.mode == "api"
+    assert rebuilt.describe_target() == "api at https://eu.api.cleanlist.ai/api/v2"
+
+
 def test_definitions_load_with_and_without_the_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
