@@ -5,6 +5,10 @@ symlinks (files or folders) and anything that resolves outside the folder, skips
 (``.name``: editors and uploaders write temporary files that way) and reports two files whose
 sanitised keys collide instead of guessing.
 
+The drop folder may be an object-store prefix (``s3://bucket/drops?…``, see
+``cleanlist_pipeline.dropstore``): the same keys, skips and refusals apply to the objects under
+it, and a drop's ``path`` is then its object URI (a ``str``) instead of a local ``Path``.
+
 Drops are immutable. The sensor requests one run per file with run key ``<key>@<sha256>``, so an
 identical re-drop does nothing (Dagster drops a repeated run key). A file whose content differs
 from what was last imported into its partition is *reported* (logged once per new content) and
@@ -25,9 +29,12 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
+from cleanlist_pipeline import dropstore
 from cleanlist_pipeline.defs.config import Settings
 from cleanlist_pipeline.defs.ledger import latest_source_sha
 from cleanlist_pipeline.defs.partitions import CSV_DROPS, partition_key_for
+from cleanlist_pipeline.ingest.source import is_uri
+from cleanlist_pipeline.storage import resolve_filesystem
 
 __all__ = [
     "DropFile",
@@ -53,24 +60,31 @@ def file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class DropFile:
-    """One CSV file in the drop folder."""
+    """One CSV file in the drop folder (``path``: a local ``Path``, or an object's URI)."""
 
     key: str
-    path: Path
+    path: Path | str
     relative_path: str
     size: int
     mtime_ns: int
 
+    @property
+    def on_object_store(self) -> bool:
+        """True when the drop is an object (``path`` is its URI)."""
+        return not isinstance(self.path, Path)
+
     def sha256(self) -> str:
-        """Content hash (reads the file)."""
-        return file_sha256(self.path)
+        """Content hash (reads the file, or streams the object)."""
+        if isinstance(self.path, Path):
+            return file_sha256(self.path)
+        return dropstore.object_sha256(self.path)
 
 
 @dataclass
 class DropScan:
     """What a scan of the drop folder found."""
 
-    root: Path
+    root: Path | str
     drops: dict[str, DropFile] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
 
@@ -83,7 +97,13 @@ def scan_drops(drops_dir: str | os.PathLike[str]) -> DropScan:
 
     >>> [d.key for d in scan_drops("sample_data/drops")]  # doctest: +SKIP
     ['2024-01-leads.csv', …]
+
+    ``drops_dir`` may be an object-store URI (``s3://bucket/drops?endpoint_override=…``).
     """
+    if dropstore.is_object_store(drops_dir):
+        return _scan_objects(os.fspath(drops_dir))
+    if is_uri(drops_dir):  # file:///… — a local folder after all
+        drops_dir = resolve_filesystem(drops_dir)[1]
     root = Path(drops_dir)
     if not root.is_dir():
         raise FileNotFoundError(
@@ -113,14 +133,35 @@ def scan_drops(drops_dir: str | os.PathLike[str]) -> DropScan:
             except ValueError:
                 scan.refused.append(f"{rel}: leads outside the drop folder")
                 continue
-            if key in scan.drops:
-                other = scan.drops.pop(key).relative_path
-                scan.refused.append(
-                    f"{rel} and {other}: both map to partition key {key!r}; rename one"
-                )
-                continue
             st = path.stat()
-            scan.drops[key] = DropFile(key, path, rel, st.st_size, st.st_mtime_ns)
+            _add(scan, DropFile(key, path, rel, st.st_size, st.st_mtime_ns))
+    return scan
+
+
+def _add(scan: DropScan, drop: DropFile) -> None:
+    """Add ``drop`` unless its key collides with another drop's (then refuse both)."""
+    if drop.key in scan.drops:
+        other = scan.drops.pop(drop.key).relative_path
+        scan.refused.append(
+            f"{drop.relative_path} and {other}: both map to partition key {drop.key!r}; rename one"
+        )
+        return
+    scan.drops[drop.key] = drop
+
+
+def _scan_objects(uri: str) -> DropScan:
+    """``scan_drops`` for an object-store prefix: no symlinks there; keys that climb out of the
+    prefix (``a/../b.csv`` is a valid object key) are refused."""
+    root = dropstore.object_root(uri)
+    scan = DropScan(root=uri)
+    for rel, info in dropstore.list_csv_objects(root):
+        try:
+            key = partition_key_for(rel)
+        except ValueError:
+            scan.refused.append(f"{rel}: leads outside the drop folder")
+            continue
+        location = dropstore.object_uri(uri, root.fs, info.path)
+        _add(scan, DropFile(key, location, rel, int(info.size or 0), int(info.mtime_ns or 0)))
     return scan
 
 

@@ -25,12 +25,12 @@ Celery/Kubernetes executor); the ``cleanlist_api`` pool then bounds concurrent A
 
 # No ``from __future__ import annotations`` here: Dagster reads the ops' parameter annotations
 # (config class, resource, context) at definition time.
+import contextlib
 import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -55,7 +55,7 @@ from cleanlist_pipeline.defs.backfill import (
     stopped_reason,
 )
 from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.drops import build_drop_sensor, resolve_drop, scan_drops
+from cleanlist_pipeline.defs.drops import DropFile, build_drop_sensor, resolve_drop, scan_drops
 from cleanlist_pipeline.defs.ledger import (
     IMPORT_ASSET_KEY,
     LedgerEntry,
@@ -65,6 +65,7 @@ from cleanlist_pipeline.defs.ledger import (
 )
 from cleanlist_pipeline.defs.partitions import CSV_DROPS
 from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.dropstore import LocalDrop, local_drop, publish_rejects, rejects_target
 from cleanlist_pipeline.ingest import (
     API_MAX_BYTES,
     API_MAX_ROWS,
@@ -73,10 +74,8 @@ from cleanlist_pipeline.ingest import (
     ImportPlan,
     IngestError,
     RejectedRecord,
-    plan_file,
     read_chunk,
     split_chunk,
-    write_rejects,
 )
 
 __all__ = [
@@ -561,7 +560,7 @@ def _import_task(
         context.log.info(f"Chunk {chunk.index} was recorded by an earlier attempt; no API call.")
         return {"index": chunk.index, "pieces": known}
     try:
-        data = read_chunk(Path(ctx.path), task.plan, chunk)
+        data = read_chunk(ctx.path, task.plan, chunk)
     except IngestError as exc:
         raise dg.Failure(description=f"{exc} Chunk {chunk.index} was not imported.") from exc
     with cleanlist.get_client() as client:
@@ -589,82 +588,87 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
         key = context.partition_key
         try:
             drop = resolve_drop(settings.drops_dir, key)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             raise dg.Failure(description=str(exc)) from exc
-        source_sha = drop.sha256()
-        dispatch, etype = _dispatch_settings(config, settings)
-        if dispatch and etype not in UNIT_COSTS:
-            raise dg.Failure(
-                description=f"dispatch_enrichment needs enrichment_type, one of "
-                f"{', '.join(UNIT_COSTS)} (got {etype!r})"
-            )
-        with cleanlist.get_client() as client:
-            try:
-                if config.list_id or config.list_name:
-                    list_id, list_name = _resolve_list(client, config.list_id, config.list_name)
-                else:
-                    list_id, list_name = _resolve_list(client, settings.list_id, settings.list_name)
-            except api_errors.APIError as exc:
-                _stop_backfill_if_needed(context, backfill_id, exc)
-                raise _api_failure(exc, "Resolving the target list") from exc
-
-            entries = _prior_entries(context.instance, key, list_id)
-            imported = [e for e in entries if e.imported]
-            mode, salt, seen_hashes, warnings = _decide_mode(
-                context, config.mode, drop.relative_path, list_id, source_sha, imported
-            )
-            try:
-                plan = plan_file(
-                    drop.path,
-                    column_mapping=config.column_mapping,
-                    encoding=config.encoding,
-                    max_bytes=CHUNK_BYTES - config.size_margin_bytes,
-                    max_rows=config.max_rows_per_chunk,
-                    seen_record_hashes=seen_hashes,
-                )
-            except IngestError as exc:
+        with _local_drop(drop, key) as local:
+            source_sha = local.sha256
+            dispatch, etype = _dispatch_settings(config, settings)
+            if dispatch and etype not in UNIT_COSTS:
                 raise dg.Failure(
-                    description=f"{exc} Nothing was imported from this drop.",
-                    metadata={"partition": key},
-                ) from exc
-            if plan.source_sha256 != source_sha:
-                raise dg.Failure(
-                    description=f"Drop {drop.relative_path} changed while it was being planned; "
-                    "drops must not be written in place. Nothing was imported."
+                    description=f"dispatch_enrichment needs enrichment_type, one of "
+                    f"{', '.join(UNIT_COSTS)} (got {etype!r})"
                 )
-            ctx = ImportContext(
-                partition_key=key,
-                path=str(drop.path),
-                source_sha256=source_sha,
-                list_id=list_id,
-                namespace=settings.namespace,
-                mode=mode,
-                salt=salt,
-                dispatch=dispatch,
-                enrichment_type=etype if dispatch else None,
-                column_mapping=dict(plan.column_mapping),
-                ledger_cursor=max((e.storage_id for e in entries), default=None),
-                step_retry_seconds=config.step_retry_seconds,
-            )
-            known = {c.index: _known_pieces(imported, ctx, c) for c in plan.chunks}
-            rows_to_send = sum(c.rows for c in plan.chunks if known[c.index] is None)
-            credits_estimated, budget = 0.0, None
-            if dispatch and rows_to_send:
-                credits_estimated, budget = _spend_guard(
-                    context,
-                    client,
-                    str(etype),
-                    rows_to_send,
-                    _max_credits(config, context.run.tags),
-                    backfill_id,
-                )
+            with cleanlist.get_client() as client:
+                try:
+                    if config.list_id or config.list_name:
+                        list_id, list_name = _resolve_list(client, config.list_id, config.list_name)
+                    else:
+                        list_id, list_name = _resolve_list(
+                            client, settings.list_id, settings.list_name
+                        )
+                except api_errors.APIError as exc:
+                    _stop_backfill_if_needed(context, backfill_id, exc)
+                    raise _api_failure(exc, "Resolving the target list") from exc
 
-        rejects_file = None
-        if plan.rejects or plan.removed_duplicates:
-            out = rejects_path(settings.data_dir, key)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            write_rejects(plan, out)
-            rejects_file = str(out)
+                entries = _prior_entries(context.instance, key, list_id)
+                imported = [e for e in entries if e.imported]
+                mode, salt, seen_hashes, warnings = _decide_mode(
+                    context, config.mode, drop.relative_path, list_id, source_sha, imported
+                )
+                try:
+                    plan = local.plan(
+                        column_mapping=config.column_mapping,
+                        encoding=config.encoding,
+                        max_bytes=CHUNK_BYTES - config.size_margin_bytes,
+                        max_rows=config.max_rows_per_chunk,
+                        seen_record_hashes=seen_hashes,
+                    )
+                except IngestError as exc:
+                    raise dg.Failure(
+                        description=f"{exc} Nothing was imported from this drop.",
+                        metadata={"partition": key},
+                    ) from exc
+                if plan.source_sha256 != source_sha:
+                    raise dg.Failure(
+                        description=f"Drop {drop.relative_path} changed while it was being planned; "
+                        "drops must not be written in place. Nothing was imported."
+                    )
+                ctx = ImportContext(
+                    partition_key=key,
+                    path=local.location,
+                    source_sha256=source_sha,
+                    list_id=list_id,
+                    namespace=settings.namespace,
+                    mode=mode,
+                    salt=salt,
+                    dispatch=dispatch,
+                    enrichment_type=etype if dispatch else None,
+                    column_mapping=dict(plan.column_mapping),
+                    ledger_cursor=max((e.storage_id for e in entries), default=None),
+                    step_retry_seconds=config.step_retry_seconds,
+                )
+                known = {c.index: _known_pieces(imported, ctx, c) for c in plan.chunks}
+                rows_to_send = sum(c.rows for c in plan.chunks if known[c.index] is None)
+                credits_estimated, budget = 0.0, None
+                if dispatch and rows_to_send:
+                    credits_estimated, budget = _spend_guard(
+                        context,
+                        client,
+                        str(etype),
+                        rows_to_send,
+                        _max_credits(config, context.run.tags),
+                        backfill_id,
+                    )
+
+            rejects_file = None
+            if plan.rejects or plan.removed_duplicates:
+                try:
+                    rejects_file = publish_rejects(plan, settings.data_dir, key, local.path)
+                except OSError as exc:
+                    raise dg.Failure(
+                        description=f"Could not write the rejects file of {key} under "
+                        f"{rejects_path(settings.data_dir, key)}: {exc}. Nothing was imported."
+                    ) from exc
 
         already = plan.already_imported_count
         summary = PlanSummary(
@@ -776,10 +780,25 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
     return cleanlist_csv_import
 
 
-def rejects_path(data_dir: str, partition_key: str) -> Path:
-    """``<data dir>/rejects/<partition>.csv`` (a key already ending in ``.csv`` keeps its name)."""
-    name = partition_key if partition_key.lower().endswith(".csv") else f"{partition_key}.csv"
-    return Path(data_dir) / "rejects" / name
+def rejects_path(data_dir: str, partition_key: str) -> str:
+    """``<data dir>/rejects/<partition>.csv`` (a key already ending in ``.csv`` keeps its name):
+    a local path, or a URI without credentials when the data dir is on an object store."""
+    return rejects_target(data_dir, partition_key)[2]
+
+
+@contextlib.contextmanager
+def _local_drop(drop: DropFile, key: str) -> Iterator[LocalDrop]:
+    """The drop as a local file for planning (an object is downloaded and verified first); a
+    drop that cannot be read fails the step with the reason."""
+    with contextlib.ExitStack() as stack:
+        try:
+            local = stack.enter_context(local_drop(drop.path))
+        except (OSError, IngestError) as exc:
+            raise dg.Failure(
+                description=f"{exc} Nothing was imported from this drop.",
+                metadata={"partition": key},
+            ) from exc
+        yield local
 
 
 def _seen_hashes(entries: Iterable[LedgerEntry]) -> Any:
@@ -903,7 +922,7 @@ def _send(
                 "then import the drop with mode: append."
             ) from exc
         try:
-            parts = split_chunk(chunk, Path(ctx.path), task.plan)
+            parts = split_chunk(chunk, ctx.path, task.plan)
         except IngestError as split_exc:
             raise dg.Failure(
                 description=f"{split_exc} Chunk {piece} was not imported."
@@ -963,7 +982,7 @@ def _split_parts(
 ) -> Iterator[tuple[ChunkSpec, bytes]]:
     """Each half of a split chunk with its bytes, re-read (and sha-checked) from the drop."""
     for part in parts:
-        yield part, read_chunk(Path(ctx.path), task.plan, part)
+        yield part, read_chunk(ctx.path, task.plan, part)
 
 
 # --------------------------------------------------------------------------- the report
@@ -1193,8 +1212,9 @@ def describe_plan(
     for drop in scan:
         item: dict[str, Any] = {"partition_key": drop.key, "path": drop.relative_path}
         try:
-            plan = plan_file(drop.path, max_bytes=CHUNK_BYTES - DEFAULT_MARGIN, max_rows=CHUNK_ROWS)
-        except IngestError as exc:
+            with local_drop(drop.path) as local:
+                plan = local.plan(max_bytes=CHUNK_BYTES - DEFAULT_MARGIN, max_rows=CHUNK_ROWS)
+        except (OSError, IngestError) as exc:
             item["error"] = str(exc)
             out.append(item)
             continue

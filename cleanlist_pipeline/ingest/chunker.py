@@ -22,6 +22,7 @@ from cleanlist_pipeline.ingest.encoding import to_utf8
 from cleanlist_pipeline.ingest.errors import DropChangedError, IngestError
 from cleanlist_pipeline.ingest.reader import Batch
 from cleanlist_pipeline.ingest.records import IN_QUOTED, START_FIELD, csv_state
+from cleanlist_pipeline.ingest.source import open_source
 
 if TYPE_CHECKING:
     from cleanlist_pipeline.ingest.plan import ImportPlan
@@ -220,7 +221,7 @@ def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int
         return parts
     first, last = ranges[0][0], ranges[-1][1]
     needed = sum(e - s for s, e in ranges)
-    with open(path, "rb") as f:
+    with open_source(path) as f:
         # Ranges of one chunk are close together (gaps are removed rows): one read is cheaper
         # than a seek and a read per range.
         span = b""
@@ -253,6 +254,9 @@ def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int
 
 def read_chunk(path: str | Path, plan: ImportPlan, chunk: ChunkSpec) -> bytes:
     """The UTF-8 bytes of ``chunk``: header + its records, verified against the manifest.
+
+    ``path`` is the drop's local path or its object URI (``s3://…``, see ``ingest.source``):
+    a chunk on an object store costs one ranged GET.
 
     Raises :class:`DropChangedError` when the sha256 differs (the drop was edited after planning).
     """
@@ -314,7 +318,7 @@ def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[Ch
         )
     read_chunk(path, plan, chunk)  # verifies the file is still the planned one
     spans: list[tuple[int, int]] = []
-    with open(path, "rb") as f:
+    with open_source(path) as f:
         for s, e in chunk.byte_ranges:
             f.seek(s)
             raw = f.read(e - s)

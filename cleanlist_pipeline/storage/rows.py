@@ -1,8 +1,10 @@
 """Turn pages of leads (dicts or objects with attributes) into Arrow record batches, fast.
 
-The client yields frozen dataclasses; users and tests may pass plain dicts (missing keys = null).
-Columns are pulled with C-level getters and converted with one ``pa.array`` call per column: about
-0.9 µs per lead for the 11 lead columns (measured), far below the cost of fetching the lead.
+The client hands over the rows as decoded (plain dicts); users and tests may pass dicts or objects
+with attributes (missing keys = null). A page of plain dicts is converted in one C pass as an Arrow
+struct array (``dict_rows_to_arrow``, ~0.8 µs per lead for the 11 lead columns); anything else has
+its columns pulled with C-level getters and converted with one ``pa.array`` call per column (~2 µs
+per lead: pulling the columns costs more than converting them). Measured on 2 shared cores.
 """
 
 from __future__ import annotations
@@ -55,6 +57,31 @@ def page_rows(page: Any) -> Sequence[Any]:
         f"each page must be a list of leads or have a .leads list; got {type(page).__name__} "
         "(pass pages, e.g. client.iter_lead_pages(...), not single leads)"
     )
+
+
+def struct_type(names: Sequence[str], types: Sequence[pa.DataType]) -> pa.StructType:
+    """The Arrow struct type ``dict_rows_to_arrow`` converts rows to."""
+    return pa.struct([pa.field(name, type_) for name, type_ in zip(names, types, strict=True)])
+
+
+def dict_rows_to_arrow(rows: Sequence[Any], struct: pa.StructType) -> list[pa.Array] | None:
+    """One array per field of ``struct`` from a page of plain dicts, or ``None`` to fall back.
+
+    Keys outside ``struct`` are ignored and missing ones are null, as with ``make_column_getter``.
+    ``None`` comes back when a row is not a ``dict`` (pyarrow would read a tuple row by position)
+    or a value has the wrong type: the caller then takes the per-column path, whose error names
+    the column.
+
+    >>> [a.to_pylist() for a in dict_rows_to_arrow([{"a": "x"}], struct_type("ab", [pa.string()] * 2))]
+    [['x'], [None]]
+    """
+    if not rows or set(map(type, rows)) != {dict}:
+        return None
+    try:
+        array = pa.array(rows, type=struct)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return None
+    return array.flatten()  # type: ignore[no-any-return]
 
 
 def to_arrow_columns(
