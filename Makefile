@@ -23,6 +23,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	@mkdir -p "$(DAGSTER_HOME)"
+	@scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
