@@ -371,3 +371,20 @@ def test_chunk_steps_in_other_processes_read_the_drop_from_the_bucket(
     assert len(chunk_steps) == 3
     lists = cleanlist_sandbox.ledger()["lists"].values()
     assert [v["lead_count"] for v in lists if v["name"] == "bucket multiprocess"] == [1300]
+
+
+def test_a_sidecar_mapping_beside_the_object_is_used(
+    moto_s3: S3Endpoint, s3_bucket: str, bucket_env: dict[str, str]
+) -> None:
+    put(moto_s3, s3_bucket, "drops/de.csv", "Kontakt,Firma\nanna@example.com,Acme\n")
+    put(
+        moto_s3,
+        s3_bucket,
+        "drops/de.csv.mapping.json",
+        '{"email": "Kontakt", "company_name": "Firma"}',
+    )
+    (drop,) = scan_drops(bucket_env["CLEANLIST_DROPS_DIR"])  # the sidecar is not a drop
+    with local_drop(drop.path) as local:
+        plan = local.plan()
+    assert plan.mapping_source == "sidecar"
+    assert plan.column_mapping == {"email": "Kontakt", "company_name": "Firma"}
