@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cleanlist_pipeline.storage import LeadIdDeduper, write_leads_snapshot
+from cleanlist_pipeline.storage.dedupe import hash_ids
 
 from .conftest import make_lead
 
@@ -56,7 +57,19 @@ def test_deduper_table_is_compact() -> None:
         deduper.admit([f"ld_{i}" for i in range(start, start + 500)])
     assert len(deduper) == 200_000 and deduper.duplicates == 0
     table_bytes = deduper._sorted.nbytes
-    # Most ids sit in the 8-byte array; the Python set holds at most an eighth of them.
-    assert table_bytes >= 8 * 150_000
+    # 8 bytes per id, most in the large sorted array; the recent one holds at most an eighth.
+    assert table_bytes + deduper._recent.nbytes == 8 * 200_000
     assert len(deduper._recent) <= max(65_536, 200_000 // 8)
-    assert np.all(np.diff(deduper._sorted) > 0)
+    assert np.all(np.diff(deduper._sorted) > 0) and np.all(np.diff(deduper._recent) > 0)
+
+
+def test_one_large_batch_matches_page_by_page() -> None:
+    rng = random.Random(5)
+    ids = [f"ld_{rng.randrange(40_000)}" for _ in range(60_000)]  # about a third repeat
+    whole = LeadIdDeduper(merge_at=1000)
+    keep = whole.admit_hashes(hash_ids(ids, len(ids)))
+    paged = LeadIdDeduper(merge_at=1000)
+    masks = [paged.admit(ids[i : i + 500]) for i in range(0, len(ids), 500)]
+    expected = np.concatenate([np.ones(500, bool) if m is None else m for m in masks])
+    assert keep is not None and keep.tolist() == expected.tolist()
+    assert whole.duplicates == paged.duplicates == len(ids) - len(set(ids))
