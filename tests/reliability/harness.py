@@ -440,9 +440,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 # --------------------------------------------------------------------------- list inspection
 
 
-def list_lead_ids(base_url: str, api_key: str, list_id: str) -> list[str]:
-    """Every lead id of a list, through the public API (raw httpx: independent of the client)."""
-    ids: list[str] = []
+def _iter_raw_leads(base_url: str, api_key: str, list_id: str) -> Iterator[dict[str, Any]]:
+    """Every lead row of a list, through the public API (raw httpx: independent of the client)."""
     cursor: str | None = None
     with httpx.Client(
         base_url=base_url, timeout=60.0, headers={"Authorization": f"Bearer {api_key}"}
@@ -454,30 +453,22 @@ def list_lead_ids(base_url: str, api_key: str, list_id: str) -> list[str]:
             r = http.get(f"/lead-lists/{list_id}/leads", params=params)
             r.raise_for_status()
             page = r.json()
-            ids.extend(str(lead["lead_id"]) for lead in page["leads"])
+            yield from page["leads"]
             cursor = page.get("cursor")
             if not cursor:
-                return ids
+                return
+
+
+def list_lead_ids(base_url: str, api_key: str, list_id: str) -> list[str]:
+    """Every lead id of a list, through the public API."""
+    return [str(lead["lead_id"]) for lead in _iter_raw_leads(base_url, api_key, list_id)]
 
 
 def list_emails(base_url: str, api_key: str, list_id: str) -> list[str]:
     """Every lead's email in a list (lower-cased), through the public API."""
-    out: list[str] = []
-    cursor: str | None = None
-    with httpx.Client(
-        base_url=base_url, timeout=60.0, headers={"Authorization": f"Bearer {api_key}"}
-    ) as http:
-        while True:
-            params: dict[str, Any] = {"limit": 500}
-            if cursor:
-                params["cursor"] = cursor
-            r = http.get(f"/lead-lists/{list_id}/leads", params=params)
-            r.raise_for_status()
-            page = r.json()
-            out.extend(str(lead.get("email") or "").lower() for lead in page["leads"])
-            cursor = page.get("cursor")
-            if not cursor:
-                return out
+    return [
+        str(lead.get("email") or "").lower() for lead in _iter_raw_leads(base_url, api_key, list_id)
+    ]
 
 
 def find_list(ledger: Mapping[str, Any], name: str) -> tuple[str, dict[str, Any]]:
