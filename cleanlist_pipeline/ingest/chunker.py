@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from xxhash import xxh3_128
 
 from cleanlist_pipeline.ingest.encoding import to_utf8
 from cleanlist_pipeline.ingest.errors import DropChangedError, IngestError
@@ -60,6 +61,10 @@ class ChunkSpec:
     size: int
     sha256: str
     part: str = ""  # "a"/"b"… after a split for a 413
+    #: XXH3-128 of the same bytes: what :func:`read_chunk` verifies at send time (about 30 times cheaper
+    #: than sha256; it guards against a drop edited after planning, not against an adversary).
+    #: Empty in manifests from before it existed: then the sha256 is checked.
+    digest: str = ""
 
     @property
     def label(self) -> str:
@@ -111,6 +116,7 @@ class ChunkSpec:
             "rows": self.rows,
             "size": self.size,
             "sha256": self.sha256,
+            "digest": self.digest,
         }
 
     @classmethod
@@ -123,6 +129,7 @@ class ChunkSpec:
             rows=int(d["rows"]),
             size=int(d["size"]),
             sha256=d["sha256"],
+            digest=d.get("digest", ""),
         )
 
 
@@ -131,6 +138,7 @@ class _Open:
     rows: int = 0
     size: int = 0
     sha: Any = None
+    xxh: Any = None
     byte_ranges: list[tuple[int, int]] = field(default_factory=list)
     record_ranges: list[tuple[int, int]] = field(default_factory=list)
 
@@ -147,8 +155,9 @@ class Packer:
         self._cur = self._new()
 
     def _new(self) -> _Open:
-        sha = hashlib.sha256(self.header)
-        return _Open(size=len(self.header), sha=sha)
+        return _Open(
+            size=len(self.header), sha=hashlib.sha256(self.header), xxh=xxh3_128(self.header)
+        )
 
     def _close(self) -> None:
         c = self._cur
@@ -161,6 +170,7 @@ class Packer:
                     c.rows,
                     c.size,
                     c.sha.hexdigest(),
+                    digest=c.xxh.hexdigest(),
                 )
             )
         self._cur = self._new()
@@ -197,9 +207,12 @@ class Packer:
         mv = memoryview(b.out)
         for a, z in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             first, last = int(idx[a]), int(idx[z - 1])
-            c.sha.update(mv[int(b.out_start[first]) : int(b.out_end[last])])
+            piece = mv[int(b.out_start[first]) : int(b.out_end[last])]
+            c.sha.update(piece)
+            c.xxh.update(piece)
             if b.unterminated_last and last == len(b) - 1:
                 c.sha.update(self.newline)
+                c.xxh.update(self.newline)
             c.byte_ranges.append((int(b.src_start[first]), int(b.src_end[last])))
             rec = (b.first_record + first, b.first_record + last)
             if c.record_ranges and c.record_ranges[-1][1] + 1 == rec[0]:
@@ -258,13 +271,18 @@ def read_chunk(path: str | Path, plan: ImportPlan, chunk: ChunkSpec) -> bytes:
     ``path`` is the drop's local path or its object URI (``s3://…``, see ``ingest.source``):
     a chunk on an object store costs one ranged GET.
 
-    Raises :class:`DropChangedError` when the sha256 differs (the drop was edited after planning).
+    Raises :class:`DropChangedError` when the bytes differ from the manifest (digest, else sha256):
+    the drop was edited after planning.
     """
     data = plan.header_bytes + b"".join(_read_ranges(path, plan, chunk.byte_ranges))
-    if hashlib.sha256(data).hexdigest() != chunk.sha256 or len(data) != chunk.size:
+    if chunk.digest:
+        same = xxh3_128(data).hexdigest() == chunk.digest
+    else:
+        same = hashlib.sha256(data).hexdigest() == chunk.sha256
+    if not same or len(data) != chunk.size:
         raise DropChangedError(
             path,
-            f"chunk {chunk.label} no longer matches its sha256",
+            f"chunk {chunk.label} no longer matches the planned bytes (size and digest)",
             "the drop was modified after it was planned; re-plan it (never "
             "edit a drop in place: write a new file)",
         )
@@ -350,6 +368,7 @@ def split_spec(chunk: ChunkSpec, path: str | Path, plan: ImportPlan) -> tuple[Ch
                 rows=len(recs),
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
+                digest=xxh3_128(data).hexdigest(),
                 part=chunk.part + part,
             )
         )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,8 @@ from cleanlist_pipeline.ingest.records import (
     classify,
     csv_state,
     hash64,
+    key_hash64,
+    key_hash64_of,
 )
 
 # 1 MiB buffers keep every numpy temporary small enough for malloc to recycle: with 4 MiB ones the
@@ -127,23 +128,6 @@ def _field_bounds(
     start = ws if k == 0 else np.where(present, c[np.minimum(c_lo + k - 1, top)] + 1, we)
     end = np.where(n_commas > k, c[np.minimum(c_lo + k, top)], we)
     return start.astype(np.int64), np.where(present, end, we).astype(np.int64)
-
-
-def _gather_joined(w: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
-    """The byte ranges ``[starts, ends)`` of ``w`` joined by ``\\n``, gathered in one numpy pass.
-
-    Cheaper than slicing thousands of small ``bytes`` objects and joining them.
-    """
-    lens = ends - starts
-    seg = lens + 1
-    total = int(seg.sum())
-    if total == 0:
-        return b""
-    offs = np.cumsum(seg) - seg
-    idx = np.arange(total, dtype=np.int64) + np.repeat(starts - offs, seg)
-    out = np.take(w, idx, mode="clip")
-    out[offs + lens] = _NL
-    return out[:-1].tobytes()
 
 
 def _slices(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> list[bytes]:
@@ -336,16 +320,9 @@ class _Fast:
             s: np.ndarray, e: np.ndarray, sel: np.ndarray, out: np.ndarray, slow_mask: np.ndarray
         ) -> None:
             """Lower-case and hash ASCII keys; non-ASCII ones (Unicode case rules) go slow."""
-            joined = _gather_joined(w, s[sel], e[sel])
-            if joined.isascii():
-                out[sel] = hash64(joined.lower().split(b"\n"))
-                return
-            keys = joined.split(b"\n")
-            ok = np.fromiter(map(bytes.isascii, keys), dtype=bool, count=len(keys))
-            slow_mask[sel[~ok]] = True
-            good = [k.lower() for k, fine in zip(keys, ok.tolist(), strict=True) if fine]
-            if good:
-                out[sel[ok]] = hash64(good)
+            h, ascii_ = key_hash64(w, s[sel], e[sel])
+            out[sel[ascii_]] = h[ascii_]
+            slow_mask[sel[~ascii_]] = True
 
         e_has = np.zeros(n, bool)
         l_has = np.zeros(n, bool)
@@ -408,34 +385,43 @@ class _Fast:
                     ke -= m
                 hash_keys(ks, ke, sel, link_h, slow)
 
+        # Content hashes are of the record without its terminator, with every "\n" inside it
+        # (quoted line breaks) read as NUL (a byte a drop never holds): then one split of the
+        # buffer yields every record, instead of re-joining multi-line records one by one.
         if not has_cr and n_full:
-            lines = wb[: last_line_end - 1].split(b"\n")
-            if n_full == len(lines):
-                contents = lines
+            body = wb[: last_line_end - 1]
+            if nq and n_full < int(end_lines[-1]) + 1:
+                inner = np.ones(int(end_lines[-1]) + 1, dtype=bool)
+                inner[end_lines] = False
+                mutable = bytearray(body)
+                np.frombuffer(mutable, np.uint8)[nl_w[: len(inner)][inner]] = 0
+                contents: list[bytes] | list[bytearray] = mutable.split(b"\n")
             else:
-                firsts = start_lines[:n_full]
-                contents = (
-                    [lines[int(firsts[0])]]
-                    if n_full == 1
-                    else list(itemgetter(*firsts.tolist())(lines))
-                )
-                multi = np.flatnonzero(end_lines - firsts > 0)
-                for k, whole in zip(multi.tolist(), _slices(wb, ws[multi], we[multi]), strict=True):
-                    contents[k] = whole
+                contents = body.split(b"\n")
             if tail:
-                contents.append(wb[int(ws[-1]) : int(we[-1])])
+                contents.append(wb[int(ws[-1]) : int(we[-1])].replace(b"\n", b"\0"))
         else:
-            contents = _slices(wb, ws, we)
+            contents = [c.replace(b"\n", b"\0") for c in _slices(wb, ws, we)]
         content_h = hash64(contents)
 
-        for i in np.flatnonzero(slow).tolist():
-            r = classify(contents[i].decode("utf-8"), lay)
+        slow_idx = np.flatnonzero(slow).tolist()
+        slow_keys: list[tuple[np.ndarray, int, bytes]] = []
+        for i in slow_idx:
+            r = classify(wb[int(ws[i]) : int(we[i])].decode("utf-8"), lay)
             kind[i] = r.kind
             has_req[i] = r.has_required
             if r.reason is not None:
                 reasons[i] = r.reason
-            email_h[i] = hash64([r.email])[0] if r.email is not None else 0
-            link_h[i] = hash64([r.linkedin])[0] if r.linkedin is not None else 0
+            email_h[i] = link_h[i] = 0
+            if r.email is not None:
+                slow_keys.append((email_h, i, r.email))
+            if r.linkedin is not None:
+                slow_keys.append((link_h, i, r.linkedin))
+        if slow_keys:
+            for (target, i, _), h in zip(
+                slow_keys, key_hash64_of([k for _, _, k in slow_keys]).tolist(), strict=True
+            ):
+                target[i] = h
         has_req[kind != KIND_DATA] = False
 
         batch = Batch(
@@ -495,6 +481,7 @@ def _exact_batch(
         u[:-2] if u.endswith(b"\r\n") else (u[:-1] if u.endswith(b"\n") else u) for u in u8_parts
     ]
     unterminated = bool(n) and not out.endswith(b"\n")
+    slow_keys: list[tuple[np.ndarray, int, bytes]] = []
     for i, p in enumerate(pending):
         size = int(lens[i]) + (len(ctx.newline) if unterminated and i == n - 1 else 0)
         if p[4]:
@@ -515,9 +502,14 @@ def _exact_batch(
         if r.reason is not None:
             reasons[i] = r.reason
         if r.email is not None:
-            email_h[i] = hash64([r.email])[0]
+            slow_keys.append((email_h, i, r.email))
         if r.linkedin is not None:
-            link_h[i] = hash64([r.linkedin])[0]
+            slow_keys.append((link_h, i, r.linkedin))
+    if slow_keys:
+        for (target, i, _), h in zip(
+            slow_keys, key_hash64_of([k for _, _, k in slow_keys]).tolist(), strict=True
+        ):
+            target[i] = h
     return Batch(
         first_record=first_record,
         src_start=np.array([p[0] for p in pending], dtype=np.int64),
@@ -530,7 +522,7 @@ def _exact_batch(
         email_h=email_h,
         link_h=link_h,
         has_required=has_req,
-        content_h=hash64(contents),
+        content_h=hash64([c.replace(b"\n", b"\0") for c in contents]),
         reasons=reasons,
         unterminated_last=unterminated,
         exact=True,

@@ -165,6 +165,82 @@ def hash64(items: Sequence[bytes]) -> np.ndarray:
     return out
 
 
+_K0 = np.uint64(0x9E3779B97F4A7C15)
+_K1 = np.uint64(0xBF58476D1CE4E5B9)
+_K2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+#: Keys up to this many bytes are hashed in one matrix; longer ones (rare) in their own group.
+_KEY_WIDTH = 64
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a bijection of uint64 with full avalanche."""
+    h ^= h >> _S30
+    h *= _K1
+    h ^= h >> _S27
+    h *= _K2
+    h ^= h >> _S31
+    return h
+
+
+def _hash_group(
+    w: np.ndarray, starts: np.ndarray, lens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(lens) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, bool)
+    width = (int(lens.max()) + 7) & ~7 or 8
+    if int(starts.max()) + width > len(w):
+        w = np.concatenate((w, np.zeros(width, np.uint8)))
+    m = np.lib.stride_tricks.sliding_window_view(w, width)[starts]
+    m[np.arange(width) >= lens[:, None]] = 0
+    ascii_ = ~(m >= 128).any(axis=1)
+    m |= ((m >= 65) & (m <= 90)).view(np.uint8) << 5  # ASCII lower-case
+    words = m.view("<u8")
+    h = (lens.astype(np.uint64) + np.uint64(1)) * _K0
+    nwords = (lens + 7) >> 3
+    for j in range(words.shape[1]):
+        mixed = _mix(h ^ words[:, j])
+        h = np.where(j < nwords, mixed, h)
+    return h, ascii_
+
+
+def key_hash64(
+    w: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the keys ``w[starts[i]:ends[i]]`` with ASCII letters lower-cased, and
+    which keys are pure ASCII (only those are normalised: others need Unicode case rules).
+
+    A dedupe key only lives for one plan, so this need not be a published hash: it is an
+    iterated SplitMix64 over little-endian 8-byte words, seeded with the length, computed for a
+    whole batch with numpy (several times cheaper than slicing the keys out and hashing them one
+    call at a time). Never 0 (0 means "no key"). :func:`key_hash64_of` gives the same values
+    for separate byte strings.
+
+    >>> w = np.frombuffer(b"A@X.io,a@x.io", np.uint8)
+    >>> h, ascii_ = key_hash64(w, np.array([0, 7]), np.array([6, 13]))
+    >>> bool(h[0] == h[1]), ascii_.tolist()
+    (True, [True, True])
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    lens = np.asarray(ends, dtype=np.int64) - starts
+    out = np.empty(len(starts), np.uint64)
+    ascii_ = np.empty(len(starts), bool)
+    long = lens > _KEY_WIDTH
+    groups = (~long, long) if long.any() else (slice(None),)
+    for g in groups:
+        out[g], ascii_[g] = _hash_group(w, starts[g], lens[g])
+    out[out == 0] = 1
+    return out, ascii_
+
+
+def key_hash64_of(keys: Sequence[bytes]) -> np.ndarray:
+    """:func:`key_hash64` of separate (already normalised) keys."""
+    buf = b"".join(keys)
+    lens = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    ends = np.cumsum(lens)
+    return key_hash64(np.frombuffer(buf, np.uint8), ends - lens, ends)[0]
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the columns the pre-flight reads sit (0-based; None when unmapped)."""

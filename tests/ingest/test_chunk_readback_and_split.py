@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from xxhash import xxh3_128
 
 from cleanlist_pipeline.ingest import (
+    ChunkSpec,
     DropChangedError,
     ImportPlan,
     IngestError,
@@ -56,6 +58,21 @@ def test_edited_drop_is_detected(drop: Drop) -> None:
     with pytest.raises(DropChangedError) as ei:
         read_chunk(p, plan, plan.chunks[0])
     assert str(p) in str(ei.value) and "re-plan" in str(ei.value)
+
+
+def test_chunks_carry_a_digest_and_older_manifests_still_verify_by_sha256(drop: Drop) -> None:
+    p = drop(_body(5))
+    plan = plan_file(p, column_mapping=MAP)
+    chunk = plan.chunks[0]
+    assert chunk.digest == xxh3_128(read_chunk(p, plan, chunk)).hexdigest()
+    legacy = ChunkSpec.from_dict({k: v for k, v in chunk.to_dict().items() if k != "digest"})
+    assert legacy.digest == "" and read_chunk(p, plan, legacy) == read_chunk(p, plan, chunk)
+    data = bytearray(p.read_bytes())
+    data[-5] = ord("X")  # same size, different bytes
+    p.write_bytes(bytes(data))
+    for spec in (chunk, legacy):
+        with pytest.raises(DropChangedError, match="no longer matches the planned bytes"):
+            read_chunk(p, plan, spec)
 
 
 def test_truncated_drop_is_detected(drop: Drop) -> None:
