@@ -40,6 +40,7 @@ from cleanlist_pipeline.ingest.records import (
     hash64,
     key_hash64,
     key_hash64_of,
+    lower_ascii_words,
 )
 
 # 1 MiB buffers keep every numpy temporary small enough for malloc to recycle: with 4 MiB ones the
@@ -49,9 +50,6 @@ BLOCK_SIZE = 1024 * 1024
 MAX_PENDING = 64 * 1024 * 1024
 
 _NL, _CR, _QUOTE, _COMMA, _SLASH = 10, 13, 34, 44, 47
-_HTTPS = np.frombuffer(b"https://", np.uint8)
-_HTTP = np.frombuffer(b"http://", np.uint8)
-_WWW = np.frombuffer(b"www.", np.uint8)
 
 
 def _is_space(b: np.ndarray) -> np.ndarray:
@@ -59,11 +57,32 @@ def _is_space(b: np.ndarray) -> np.ndarray:
     return (b == 32) | (b == 9) | (b == 11) | (b == 12)
 
 
-def _lower_gather(w: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
-    """``k`` bytes from each position (clipped at the end), ASCII letters lower-cased."""
-    idx = np.minimum(pos[:, None] + np.arange(k), len(w) - 1)
-    m = w[idx]
-    return np.where((m >= 65) & (m <= 90), m | 32, m)
+def _word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text.ljust(8, b"\0"), "little"))
+
+
+_HTTPS, _HTTP, _WWW = _word(b"https://"), _word(b"http://"), _word(b"www.")
+_LOW7, _LOW4 = np.uint64(2**56 - 1), np.uint64(2**32 - 1)
+_S8, _S56 = np.uint64(8), np.uint64(56)
+
+
+def _prefix_words(w: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes ``pos..pos+16`` of each position as two little-endian words, ASCII lower-cased."""
+    if len(pos) and int(pos.max()) + 16 > len(w):
+        w = np.concatenate((w, np.zeros(16, np.uint8)))
+    words = np.lib.stride_tricks.sliding_window_view(w, 16)[pos].view("<u8")
+    lower_ascii_words(words)
+    return words[:, 0], words[:, 1]
+
+
+#: First bytes after which a field surely has text left after ``str.strip()``: printable ASCII
+#: but the quote, and UTF-8 lead bytes of characters that are never Unicode spaces (those start
+#: with 0xC2, 0xE1, 0xE2 or 0xE3: NEL, NBSP, U+1680, U+2000-U+205F, U+3000).
+_SURELY_NOT_BLANK = np.zeros(256, dtype=bool)
+_SURELY_NOT_BLANK[33:127] = True
+_SURELY_NOT_BLANK[_QUOTE] = False
+_SURELY_NOT_BLANK[0xC3:0xF5] = True
+_SURELY_NOT_BLANK[[0xE1, 0xE2, 0xE3]] = False
 
 
 class NeedsExactScan(Exception):
@@ -313,7 +332,7 @@ class _Fast:
             """(surely non-empty, undecided) after trimming, from the first byte alone."""
             s, e = b
             first = w[np.minimum(s, top)]
-            sure = (e > s) & (first > 32) & (first < 127) & (first != _QUOTE)
+            sure = (e > s) & _SURELY_NOT_BLANK[first]
             return sure, (e > s) & ~sure
 
         def hash_keys(
@@ -364,17 +383,16 @@ class _Fast:
             sel = np.flatnonzero(live & ~slow & l_has)
             if len(sel):
                 # The server's LinkedIn key: lower-cased, one scheme, then "www.", then trailing
-                # slashes removed. Done on offsets, so only the final keys are copied.
+                # slashes removed. Decided on the first 16 bytes as two words, so only offsets
+                # move; non-ASCII keys go slow in hash_keys whatever this decides.
                 ks = ls[sel]
                 ln = le[sel] - ks
-                pre = _lower_gather(w, ks, 12)
-                https = (ln >= 8) & np.all(pre[:, :8] == _HTTPS, axis=1)
-                http = ~https & (ln >= 7) & np.all(pre[:, :7] == _HTTP, axis=1)
+                w0, w1 = _prefix_words(w, ks)
+                https = (ln >= 8) & (w0 == _HTTPS)
+                http = ~https & (ln >= 7) & ((w0 & _LOW7) == _HTTP)
                 skip = 8 * https + 7 * http
-                rows = np.arange(len(ks))
-                www = (ln - skip >= 4) & np.all(
-                    pre[rows[:, None], skip[:, None] + np.arange(4)] == _WWW, axis=1
-                )
+                after = np.where(https, w1, np.where(http, (w0 >> _S56) | (w1 << _S8), w0)) & _LOW4
+                www = (ln - skip >= 4) & (after == _WWW)
                 ks = ls.copy()
                 ks[sel] += skip + 4 * www
                 ke = le.copy()
@@ -393,9 +411,9 @@ class _Fast:
             if nq and n_full < int(end_lines[-1]) + 1:
                 inner = np.ones(int(end_lines[-1]) + 1, dtype=bool)
                 inner[end_lines] = False
-                mutable = bytearray(body)
-                np.frombuffer(mutable, np.uint8)[nl_w[: len(inner)][inner]] = 0
-                contents: list[bytes] | list[bytearray] = mutable.split(b"\n")
+                marked = np.frombuffer(body, np.uint8).copy()
+                marked[nl_w[: len(inner)][inner]] = 0
+                contents = marked.tobytes().split(b"\n")
             else:
                 contents = body.split(b"\n")
             if tail:

@@ -183,25 +183,61 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h
 
 
+_H80 = np.uint64(0x8080808080808080)
+_A3F = np.uint64(0x3F3F3F3F3F3F3F3F)  # + byte: high bit set from "A" (0x41) up
+_A25 = np.uint64(0x2525252525252525)  # + byte: high bit set from "[" (0x5B) up
+_S2 = np.uint64(2)
+#: Mask of the bytes of a key's last word, by ``len % 8`` (0: the word is full).
+_PART = np.array([2**64 - 1] + [(1 << (8 * k)) - 1 for k in range(1, 8)], dtype=np.uint64)
+_SALT_K = np.uint64(0xD6E8FEB86659FD93)
+_ROW = np.arange(512)[:, None]
+_SALT = np.arange(1, 513, dtype=np.uint64)[:, None] * _SALT_K
+
+
+def lower_ascii_words(x: np.ndarray) -> np.ndarray:
+    """ASCII upper-case letters lower-cased in every byte of uint64 words, in place (SWAR).
+
+    Exact for bytes below 0x80; words holding other bytes come out unspecified (callers send
+    such keys to the exact path).
+    """
+    t = x + _A3F
+    u = x + _A25
+    np.invert(u, out=u)
+    t &= u
+    t &= _H80
+    t >>= _S2
+    x |= t
+    return x
+
+
 def _hash_group(
     w: np.ndarray, starts: np.ndarray, lens: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     if len(lens) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, bool)
-    width = (int(lens.max()) + 7) & ~7 or 8
+    nwords = (lens + 7) >> 3
+    rows = max(int(nwords.max()), 1)
+    width = 8 * rows
     if int(starts.max()) + width > len(w):
         w = np.concatenate((w, np.zeros(width, np.uint8)))
-    m = np.lib.stride_tricks.sliding_window_view(w, width)[starts]
-    m[np.arange(width) >= lens[:, None]] = 0
-    ascii_ = ~(m >= 128).any(axis=1)
-    m |= ((m >= 65) & (m <= 90)).view(np.uint8) << 5  # ASCII lower-case
-    words = m.view("<u8")
-    h = (lens.astype(np.uint64) + np.uint64(1)) * _K0
-    nwords = (lens + 7) >> 3
-    for j in range(words.shape[1]):
-        mixed = _mix(h ^ words[:, j])
-        h = np.where(j < nwords, mixed, h)
-    return h, ascii_
+    # one row per 8-byte word, one column per key: every step below is a flat numpy op
+    words = np.lib.stride_tricks.sliding_window_view(w, width)[starts].view("<u8").T.copy()
+    words[np.minimum(lens >> 3, rows - 1), np.arange(len(lens))] &= _PART[lens & 7]
+    if rows <= len(_ROW):
+        row, salt = _ROW[:rows], _SALT[:rows]
+    else:  # a key over 4 KB: not a real e-mail or URL, but it must hash exactly all the same
+        row = np.arange(rows)[:, None]
+        salt = np.arange(1, rows + 1, dtype=np.uint64)[:, None] * _SALT_K
+    valid = row < nwords
+    words *= valid
+    ascii_ = (np.bitwise_or.reduce(words, axis=0) & _H80) == 0
+    lower_ascii_words(words)
+    words ^= salt
+    _mix(words)
+    words *= valid
+    h = words.sum(axis=0, dtype=np.uint64)
+    h ^= (lens.astype(np.uint64) + np.uint64(1)) * _K0
+    return _mix(h), ascii_
 
 
 def key_hash64(
@@ -210,10 +246,10 @@ def key_hash64(
     """64-bit hashes of the keys ``w[starts[i]:ends[i]]`` with ASCII letters lower-cased, and
     which keys are pure ASCII (only those are normalised: others need Unicode case rules).
 
-    A dedupe key only lives for one plan, so this need not be a published hash: it is an
-    iterated SplitMix64 over little-endian 8-byte words, seeded with the length, computed for a
-    whole batch with numpy (several times cheaper than slicing the keys out and hashing them one
-    call at a time). Never 0 (0 means "no key"). :func:`key_hash64_of` gives the same values
+    A dedupe key only lives for one plan, so this need not be a published hash: SplitMix64's
+    finaliser of each little-endian 8-byte word salted by its position, summed, then mixed with
+    the length; computed for a whole batch with numpy (several times cheaper than slicing the
+    keys out and hashing them one call at a time). Never 0 (0 means "no key"). :func:`key_hash64_of` gives the same values
     for separate byte strings.
 
     >>> w = np.frombuffer(b"A@X.io,a@x.io", np.uint8)

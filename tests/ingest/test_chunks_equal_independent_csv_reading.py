@@ -25,6 +25,8 @@ from tests.ingest.oracle import expected
 EXAMPLES = int(os.environ.get("INGEST_PROPERTY_EXAMPLES", "150"))
 TOKENS = ["a", "b", "Zo", " ", ",", '"', "\n", "\r\n", "é", "€", "日本", "x" * 9, "\r,"]
 EMAILS = ["ann@x.com", " ANN@x.com", "bob@y.org", "", "", "cy@z.net", "é@ü.de", "Bob@Y.org "]
+# word-sized and long keys (the key hash works on 8-byte words; over 64 bytes in another group)
+EMAILS += ["abc@x.io", "ABC@X.io", "a" * 70 + "@X.com", "A" * 70 + "@x.COM", "a" * 71 + "@x.com"]
 LINKS = [
     "https://www.linkedin.com/in/a/",
     "linkedin.com/in/A",
@@ -33,8 +35,27 @@ LINKS = [
     "",
     "www.linkedin.com/in/c",
     "https://http://x",
+    "HTTP://WWW.LinkedIn.com/in/A",
+    "https://www.",
+    "http://www.linkedin.com/in/b",
+    "WwW.linkedin.com/in/c///",
+    "http:/linkedin.com/in/a",
 ]
-NAMES = ["", "", "Ann", "Bob", "José", ' "Q" ', "  "]
+NAMES = [
+    "",
+    "",
+    "Ann",
+    "Bob",
+    "José",
+    ' "Q" ',
+    "  ",
+    "Łukasz",
+    "\u00a0",
+    "\u3000",
+    "\u3000Li",
+    "\u2003",
+    "\u0085",
+]
 COLUMNS = ["email", "linkedin", "first", "last", "company", "notes"]
 MAPPING = {
     "email": "email",

@@ -117,6 +117,29 @@ def test_missing_required_is_predicted_but_the_rows_are_still_sent(drop: Drop) -
     assert plan.removed_and_rejected() == []
 
 
+@pytest.mark.parametrize(
+    ("first", "blank"),
+    [
+        ("Łukasz", False),
+        ("Émile", False),
+        ("日本", False),
+        ("\u00a0", True),  # NBSP
+        ("\u0085", True),  # NEL
+        ("\u1680", True),  # ogham space mark
+        ("\u2003", True),  # em space
+        ("\u205f", True),  # medium mathematical space
+        ("\u3000", True),  # ideographic space
+        ("\u3000Li", False),
+    ],
+)
+def test_names_with_unicode_spaces_are_stripped_like_the_server(
+    drop: Drop, first: str, blank: bool
+) -> None:
+    p = drop(rows(["", "", first, "Lee", "", "Acme", ""], ["", "", "Ann", "Lee", "", "Acme", ""]))
+    plan = plan_file(p, column_mapping=MAP)
+    assert plan.predicted_skips == ({"missing_required": [2]} if blank else {})
+
+
 def test_without_name_columns_only_keys_count(drop: Drop) -> None:
     p = drop("email,company\n,Acme\nz@x.com,\n")
     plan = plan_file(p, column_mapping={"email": "email", "company_name": "company"})
