@@ -6,9 +6,9 @@ server's normalisation and order (e-mail checked first; first occurrence kept; a
 do not count). Rows the server would skip as ``missing_required`` are only *predicted*: the
 server's ``skip_reasons`` stay the authority.
 
-Memory: one 8-byte hash (XXH3-64 of the normalised key) per distinct key (e-mail and LinkedIn, so
-about 16 bytes a record) in a few sorted numpy runs, plus two fixed 8 MB byte maps that let most
-look-ups skip the runs; never a Python set of the whole file.
+Memory: one 8-byte hash of the normalised key per distinct key (e-mail and LinkedIn, so about 16
+bytes a record) in a few sorted numpy runs, plus two fixed 8 MB bitmaps that let most look-ups
+skip the runs; never a Python set of the whole file.
 """
 
 from __future__ import annotations
@@ -42,15 +42,15 @@ class RejectedRecord:
 
 
 class KeySet:
-    """A growing set of uint64 key hashes: sorted runs (log-structured) behind a byte map.
+    """A growing set of uint64 key hashes: sorted runs (log-structured) behind a bitmap.
 
     Callers add only keys that are not members yet (kept rows have new keys by construction),
     so runs never need de-duplicating; merging two sorted runs is a linear timsort pass. The
-    byte map (2**23 slots indexed by the hash's top bits, 8 MB) answers "certainly new" for most
-    keys, so only a few percent reach the binary searches.
+    bitmap (2**26 bits indexed by the hash's top bits, 8 MB) answers "certainly new" for all but
+    about one key in 60 at a million members, so few keys reach the binary searches.
     """
 
-    _BITS = 23
+    _BITS = 26
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
@@ -60,15 +60,17 @@ class KeySet:
     def __len__(self) -> int:
         return self._size
 
-    def _slots(self, keys: np.ndarray) -> np.ndarray:
-        return (keys >> np.uint64(64 - self._BITS)).astype(np.intp)
+    def _slots(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        slot = keys >> np.uint64(64 - self._BITS)
+        return (slot >> np.uint64(3)).astype(np.intp), (slot & np.uint64(7)).astype(np.uint8)
 
     def contains_sorted(self, sorted_keys: np.ndarray) -> np.ndarray:
         """Membership of ascending ``sorted_keys``."""
         hit = np.zeros(len(sorted_keys), dtype=bool)
         if self._map is None or len(sorted_keys) == 0:
             return hit
-        maybe = np.flatnonzero(self._map[self._slots(sorted_keys)])
+        byte, bit = self._slots(sorted_keys)
+        maybe = np.flatnonzero((self._map[byte] >> bit) & 1)
         if len(maybe) == 0:
             return hit
         sub = sorted_keys[maybe]  # still ascending: searchsorted reuses its last position
@@ -80,13 +82,19 @@ class KeySet:
         hit[maybe] = found
         return hit
 
-    def add(self, keys: np.ndarray) -> None:
+    def add_sorted(self, keys: np.ndarray) -> None:
+        """Add ascending keys that are not members yet."""
         if len(keys) == 0:
             return
         if self._map is None:
-            self._map = np.zeros(1 << self._BITS, dtype=np.uint8)
-        self._map[self._slots(keys)] = 1
-        self._runs.append(np.sort(keys))
+            self._map = np.zeros(1 << (self._BITS - 3), dtype=np.uint8)
+        byte, bit = self._slots(keys)
+        # keys ascending → bytes ascending: OR each byte's bits together, then one store per byte
+        first = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
+        self._map[byte[first]] |= np.bitwise_or.reduceat(
+            np.left_shift(1, bit, dtype=np.uint8), first
+        )
+        self._runs.append(keys)
         self._size += len(keys)
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
             top = self._runs.pop()
@@ -95,26 +103,30 @@ class KeySet:
             self._runs[-1] = merged
 
 
-def _collisions(keys: np.ndarray, mask: np.ndarray, seen: KeySet) -> tuple[np.ndarray, np.ndarray]:
-    """(known, colliding) masks for ``keys[mask]``: already kept before, or repeated here.
+def _collisions(
+    keys: np.ndarray, mask: np.ndarray, seen: KeySet
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(known, colliding) masks for ``keys[mask]``: already kept before, or repeated here; and
+    those rows in key order with their sorted keys (what :meth:`KeySet.add_sorted` takes).
 
-    One sort serves both questions.
+    One sort serves all three.
     """
     known = np.zeros(len(keys), dtype=bool)
     colliding = np.zeros(len(keys), dtype=bool)
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
-        return known, colliding
+        return known, colliding, idx, keys[idx]
     order = np.argsort(keys[idx])
-    sk = keys[idx][order]
+    rows = idx[order]
+    sk = keys[rows]
     same = sk[1:] == sk[:-1]
     rep = np.zeros(len(sk), dtype=bool)
     rep[1:] |= same
     rep[:-1] |= same
     hit = seen.contains_sorted(sk) if len(seen) else np.zeros(len(sk), dtype=bool)
-    known[idx[order[hit]]] = True
-    colliding[idx[order[hit | rep]]] = True
-    return known, colliding
+    known[rows[hit]] = True
+    colliding[rows[hit | rep]] = True
+    return known, colliding, rows, sk
 
 
 class Deduper:
@@ -130,8 +142,8 @@ class Deduper:
         e, link = b.email_h, b.link_h
         has_e = data & (e != 0)
         has_l = data & (link != 0)
-        known_e, conflict_e = _collisions(e, has_e, self.emails)
-        known_l, conflict_l = _collisions(link, has_l, self.links)
+        known_e, conflict_e, rows_e, sorted_e = _collisions(e, has_e, self.emails)
+        known_l, conflict_l, rows_l, sorted_l = _collisions(link, has_l, self.links)
         conflict = conflict_e | conflict_l
         removed: dict[int, str] = {}
         # Only rows whose keys collide need the sequential rule; the rest are kept as a block.
@@ -148,9 +160,11 @@ class Deduper:
                     seen_e.add(ei)
                 if li:
                     seen_l.add(li)
-        keep = data.copy()
         if removed:
+            keep = data.copy()
             keep[list(removed)] = False
-        self.emails.add(e[keep & (e != 0)])
-        self.links.add(link[keep & (link != 0)])
+            sorted_e = sorted_e[keep[rows_e]]
+            sorted_l = sorted_l[keep[rows_l]]
+        self.emails.add_sorted(sorted_e)
+        self.links.add_sorted(sorted_l)
         return removed
