@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Iterable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,42 +138,62 @@ class ChunkSpec:
 class _Open:
     rows: int = 0
     size: int = 0
-    sha: Any = None
-    xxh: Any = None
+    pieces: list[bytes | memoryview] = field(default_factory=list)
     byte_ranges: list[tuple[int, int]] = field(default_factory=list)
     record_ranges: list[tuple[int, int]] = field(default_factory=list)
 
 
-class Packer:
-    """Greedy packing of included records into chunks, hashing bytes as they stream past."""
+def _digests(pieces: list[bytes | memoryview]) -> tuple[str, str]:
+    """(sha256, XXH3-128) of the concatenated pieces."""
+    sha, xxh = hashlib.sha256(), xxh3_128()
+    for piece in pieces:
+        sha.update(piece)
+        xxh.update(piece)
+    return sha.hexdigest(), xxh.hexdigest()
 
-    def __init__(self, header: bytes, newline: bytes, max_bytes: int, max_rows: int) -> None:
+
+#: Chunks whose digests may be pending on the hashing thread (about 150 KB each).
+_MAX_PENDING = 64
+
+
+class Packer:
+    """Greedy packing of included records into chunks.
+
+    With an ``executor``, each closed chunk's sha256 and XXH3-128 are computed there (hashlib
+    releases the GIL, so on a second core this is free) while scanning goes on; the pieces are
+    views into the batches' buffers, so at most :data:`_MAX_PENDING` chunks wait.
+    """
+
+    def __init__(
+        self,
+        header: bytes,
+        newline: bytes,
+        max_bytes: int,
+        max_rows: int,
+        executor: Executor | None = None,
+    ) -> None:
         self.header = header
         self.newline = newline
         self.max_bytes = max_bytes
         self.max_rows = max_rows
-        self.chunks: list[ChunkSpec] = []
+        self.executor = executor
+        self._closed: list[tuple[_Open, Future[tuple[str, str]] | tuple[str, str]]] = []
         self._cur = self._new()
 
     def _new(self) -> _Open:
-        return _Open(
-            size=len(self.header), sha=hashlib.sha256(self.header), xxh=xxh3_128(self.header)
-        )
+        return _Open(size=len(self.header), pieces=[self.header])
 
     def _close(self) -> None:
         c = self._cur
         if c.rows:
-            self.chunks.append(
-                ChunkSpec(
-                    len(self.chunks),
-                    _runs(c.byte_ranges),
-                    c.record_ranges,
-                    c.rows,
-                    c.size,
-                    c.sha.hexdigest(),
-                    digest=c.xxh.hexdigest(),
-                )
-            )
+            if self.executor is None:
+                self._closed.append((c, _digests(c.pieces)))
+            else:
+                pending = [f for _, f in self._closed[-_MAX_PENDING:] if isinstance(f, Future)]
+                if len(pending) >= _MAX_PENDING:
+                    pending[0].result()
+                self._closed.append((c, self.executor.submit(_digests, c.pieces)))
+            c.pieces = []  # the hashing job holds them; buffers are freed once it has run
         self._cur = self._new()
 
     def add(self, b: Batch, included: np.ndarray) -> None:
@@ -207,12 +228,9 @@ class Packer:
         mv = memoryview(b.out)
         for a, z in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             first, last = int(idx[a]), int(idx[z - 1])
-            piece = mv[int(b.out_start[first]) : int(b.out_end[last])]
-            c.sha.update(piece)
-            c.xxh.update(piece)
+            c.pieces.append(mv[int(b.out_start[first]) : int(b.out_end[last])])
             if b.unterminated_last and last == len(b) - 1:
-                c.sha.update(self.newline)
-                c.xxh.update(self.newline)
+                c.pieces.append(self.newline)
             c.byte_ranges.append((int(b.src_start[first]), int(b.src_end[last])))
             rec = (b.first_record + first, b.first_record + last)
             if c.record_ranges and c.record_ranges[-1][1] + 1 == rec[0]:
@@ -224,7 +242,14 @@ class Packer:
 
     def finish(self) -> list[ChunkSpec]:
         self._close()
-        return self.chunks
+        chunks = []
+        for i, (c, digests) in enumerate(self._closed):
+            sha, xxh = digests.result() if isinstance(digests, Future) else digests
+            chunks.append(
+                ChunkSpec(i, _runs(c.byte_ranges), c.record_ranges, c.rows, c.size, sha, digest=xxh)
+            )
+        self._closed = []
+        return chunks
 
 
 def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int]]) -> list[bytes]:

@@ -190,10 +190,22 @@ def _even_newline_after(block: bytes, lo: int, quotes_before: int) -> int | None
     return int(even[0]) + 1 if len(even) else None
 
 
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (``hashlib`` releases the GIL: fine to run on a thread)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def detect(
-    path: str | Path, configured: str | None = None, segment_bytes: int | None = None
+    path: str | Path,
+    configured: str | None = None,
+    segment_bytes: int | None = None,
+    digest: bool = True,
 ) -> SourceFacts:
     """Read the whole file once: refuse binary content, pick the encoding, hash the bytes.
+
+    ``digest=False`` leaves ``sha256`` empty, for a caller that hashes the file beside this pass
+    (:func:`sha256_file` on a thread).
 
     >>> detect("drop.csv").encoding.name  # doctest: +SKIP
     'utf-8'
@@ -218,7 +230,8 @@ def detect(
                 i = block.find(b"\x00")
                 if i >= 0:
                     nul_at = size + i
-            sha.update(block)
+            if digest:
+                sha.update(block)
             if utf8_ok:
                 data = pending + block if pending else block
                 cut = _last_ascii(data) + 1
@@ -259,7 +272,7 @@ def detect(
             EncodingDecision(
                 "utf-8", had_bom, False, "valid UTF-8" + (" with BOM" if had_bom else "")
             ),
-            sha.hexdigest(),
+            sha.hexdigest() if digest else "",
             size,
             tuple(p for p in points if p < size),
         )
@@ -287,7 +300,7 @@ def detect(
     )
     return SourceFacts(
         EncodingDecision(candidate, had_bom, True, reason),
-        sha.hexdigest(),
+        sha.hexdigest() if digest else "",
         size,
         tuple(p for p in points if p < size),
     )

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from cleanlist_pipeline.ingest.encoding import (
     EncodingDecision,
     SourceFacts,
     detect,
+    sha256_file,
     to_utf8,
 )
 from cleanlist_pipeline.ingest.errors import (
@@ -350,29 +352,37 @@ def plan_file(
     path = Path(path)
     workers = default_workers() if workers is None else workers
     parallel = workers > 1 and path.stat().st_size >= _parallel.PARALLEL_MIN_BYTES
-    facts = detect(path, encoding, _parallel.SEGMENT_BYTES if parallel else None)
-    header = _read_header(path, facts, max_bytes)
-    mapping = resolve_mapping(path, header.fields, column_mapping)
-    newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
-    layout = Layout.from_index(len(header.fields), mapping.column_index, max_bytes - len(header.u8))
-    ctx = ScanContext(path, facts.encoding, layout, newline)
-    seen = None
-    if seen_record_hashes is not None:
-        seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
-    acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
-    scan = (header.end, header.lines + 1, facts.size)
-    if parallel and facts.split_points:
-        try:
-            _consume(
-                parallel_batches(ctx, *scan[:2], list(facts.split_points), facts.size, workers),
-                acc,
-                seen,
-            )
-        except RetrySerially:
-            acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows))
+    # hashlib releases the GIL: the file's sha256 and each chunk's digests are computed on these
+    # threads while the scan goes on (on a second core they cost no wall time).
+    with ThreadPoolExecutor(2, thread_name_prefix="cleanlist-digest") as hasher:
+        file_sha256 = hasher.submit(sha256_file, path)
+        facts = detect(path, encoding, _parallel.SEGMENT_BYTES if parallel else None, digest=False)
+        header = _read_header(path, facts, max_bytes)
+        mapping = resolve_mapping(path, header.fields, column_mapping)
+        newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
+        layout = Layout.from_index(
+            len(header.fields), mapping.column_index, max_bytes - len(header.u8)
+        )
+        ctx = ScanContext(path, facts.encoding, layout, newline)
+        seen = None
+        if seen_record_hashes is not None:
+            seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
+        acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows, hasher))
+        scan = (header.end, header.lines + 1, facts.size)
+        if parallel and facts.split_points:
+            try:
+                _consume(
+                    parallel_batches(ctx, *scan[:2], list(facts.split_points), facts.size, workers),
+                    acc,
+                    seen,
+                )
+            except RetrySerially:
+                acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows, hasher))
+                _consume(scan_batches(ctx, *scan), acc, seen)
+        else:
             _consume(scan_batches(ctx, *scan), acc, seen)
-    else:
-        _consume(scan_batches(ctx, *scan), acc, seen)
+        chunks = acc.packer.finish()
+        source_sha256 = file_sha256.result()
     mode = ("exact" if not acc.fast_batches else "mixed") if acc.exact_batches else "fast"
     if acc.data_records == 0:
         raise EmptyFileError(
@@ -384,7 +394,7 @@ def plan_file(
     hashes = np.concatenate(acc.hashes) if acc.hashes else np.zeros(0, np.uint64)
     return ImportPlan(
         path=str(path),
-        source_sha256=facts.sha256,
+        source_sha256=source_sha256,
         source_size=facts.size,
         encoding=facts.encoding,
         column_mapping=mapping.column_mapping,
@@ -398,7 +408,7 @@ def plan_file(
         scan_mode=mode,
         data_records=acc.data_records,
         blank_records=acc.blank_records,
-        chunks=acc.packer.finish(),
+        chunks=chunks,
         rejects=acc.rejects,
         removed_duplicates=acc.removed,
         predicted_skips={"missing_required": acc.missing_required} if acc.missing_required else {},
