@@ -261,9 +261,13 @@ class Packer:
         return chunks
 
 
-def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int]]) -> list[bytes]:
+def _read_ranges(
+    path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int]]
+) -> list[bytes | memoryview]:
+    """The UTF-8 bytes of each source range (views where no transcoding is needed), each ending
+    in a newline (a missing final one is added in the file's style)."""
     newline = plan.newline.encode()
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     if not ranges:
         return parts
     first, last = ranges[0][0], ranges[-1][1]
@@ -275,9 +279,10 @@ def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int
         if last - first <= 2 * needed + 65_536:
             f.seek(first)
             span = f.read(last - first)
+        view = memoryview(span)
         for s, e in ranges:
             if span:
-                raw = span[s - first : e - first]
+                raw: bytes | memoryview = view[s - first : e - first]
             else:
                 f.seek(s)
                 raw = f.read(e - s)
@@ -287,15 +292,18 @@ def _read_ranges(path: str | Path, plan: ImportPlan, ranges: list[tuple[int, int
                     "the file is shorter than when it was planned",
                     "re-plan the drop (it was modified or replaced)",
                 )
-            try:
-                data = to_utf8(raw, plan.encoding)
-            except UnicodeDecodeError:
-                raise DropChangedError(
-                    path,
-                    "the file's bytes changed since it was planned",
-                    "re-plan the drop (it was modified or replaced)",
-                ) from None
-            parts.append(data if data.endswith(b"\n") else data + newline)
+            if plan.encoding.transcoded:
+                try:
+                    raw = to_utf8(bytes(raw), plan.encoding)
+                except UnicodeDecodeError:
+                    raise DropChangedError(
+                        path,
+                        "the file's bytes changed since it was planned",
+                        "re-plan the drop (it was modified or replaced)",
+                    ) from None
+            parts.append(raw)
+            if raw[-1:] != b"\n":
+                parts.append(newline)
     return parts
 
 
@@ -308,7 +316,7 @@ def read_chunk(path: str | Path, plan: ImportPlan, chunk: ChunkSpec) -> bytes:
     Raises :class:`DropChangedError` when the bytes differ from the manifest (digest, else sha256):
     the drop was edited after planning.
     """
-    data = plan.header_bytes + b"".join(_read_ranges(path, plan, chunk.byte_ranges))
+    data = b"".join([plan.header_bytes, *_read_ranges(path, plan, chunk.byte_ranges)])
     if chunk.digest:
         same = xxh3_128(data).hexdigest() == chunk.digest
     else:

@@ -443,7 +443,7 @@ def write_rejects(
             + plan.header_bytes
         )
         for r in items:
-            (raw,) = _read_ranges(source, plan, [(r.start, r.end)])
+            raw = b"".join(_read_ranges(source, plan, [(r.start, r.end)]))
             f.write(
                 _csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode() + b"," + raw
             )

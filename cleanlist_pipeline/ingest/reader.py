@@ -85,6 +85,12 @@ _SURELY_NOT_BLANK[0xC3:0xF5] = True
 _SURELY_NOT_BLANK[[0xE1, 0xE2, 0xE3]] = False
 
 
+_MAY_PRECEDE_OPEN = np.zeros(256, dtype=bool)
+_MAY_PRECEDE_OPEN[[_COMMA, _NL, _QUOTE]] = True
+_MAY_FOLLOW_CLOSE = np.zeros(256, dtype=bool)
+_MAY_FOLLOW_CLOSE[[_COMMA, _NL, _QUOTE, _CR]] = True  # CR only when LF follows (checked)
+
+
 class NeedsExactScan(Exception):
     """Raised by the fast path when a buffer has quoting only ``csv`` semantics can settle."""
 
@@ -463,16 +469,29 @@ class _Fast:
 
     @staticmethod
     def _check_quoting(w: np.ndarray, q: np.ndarray) -> None:
-        """Quotes must open a field, close one, or be doubled inside one (RFC 4180)."""
-        idx = np.arange(len(q))
-        opening = (idx & 1) == 0
-        prev = np.where(q > 0, w[np.maximum(q - 1, 0)], _NL)
-        ok_open = (prev == _COMMA) | (prev == _NL) | (prev == _QUOTE)
+        """Quotes must open a field, close one, or be doubled inside one (RFC 4180).
+
+        ``q`` alternates opening and closing quotes (the buffer starts outside quotes); a
+        doubled quote inside a field is a closing quote followed by an opening one.
+        """
         top = len(w) - 1
-        nxt = np.where(q + 1 < len(w), w[np.minimum(q + 1, top)], _NL)
-        nxt2 = np.where(q + 2 < len(w), w[np.minimum(q + 2, top)], _NL)
-        ok_close = (nxt == _QUOTE) | (nxt == _COMMA) | (nxt == _NL) | ((nxt == _CR) & (nxt2 == _NL))
-        if not np.all(np.where(opening, ok_open, ok_close)):
+        opening, closing = q[0::2], q[1::2]
+        ok = _MAY_PRECEDE_OPEN[w[np.maximum(opening - 1, 0)]]
+        if len(opening) and opening[0] == 0:
+            ok[0] = True
+        if not ok.all():
+            raise NeedsExactScan("quote inside an unquoted field")
+        if len(closing) == 0:
+            return
+        nxt = w[np.minimum(closing + 1, top)]
+        ok = _MAY_FOLLOW_CLOSE[nxt]
+        if closing[-1] == top:
+            ok[-1] = True  # the buffer ends there: the record is incomplete, decided later
+        cr = np.flatnonzero(nxt == _CR)
+        if len(cr):
+            at = closing[cr] + 2
+            ok[cr] = (at > top) | (w[np.minimum(at, top)] == _NL)
+        if not ok.all():
             raise NeedsExactScan("quote inside an unquoted field")
 
 
