@@ -19,9 +19,12 @@ translate by line index. A record's content, for hashing and fields, excludes it
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -89,6 +92,49 @@ _MAY_PRECEDE_OPEN = np.zeros(256, dtype=bool)
 _MAY_PRECEDE_OPEN[[_COMMA, _NL, _QUOTE]] = True
 _MAY_FOLLOW_CLOSE = np.zeros(256, dtype=bool)
 _MAY_FOLLOW_CLOSE[[_COMMA, _NL, _QUOTE, _CR]] = True  # CR only when LF follows (checked)
+
+
+def find_specials(data: bytes) -> np.ndarray:
+    """Offsets of every LF, comma, quote and CR in ``data`` (ascending)."""
+    w = np.frombuffer(data, dtype=np.uint8)
+    special = (w == _NL) | (w == _COMMA)
+    if b'"' in data:
+        special |= w == _QUOTE
+    if b"\r" in data:
+        special |= w == _CR
+    return np.flatnonzero(special)
+
+
+def _blocks(
+    path: Path, start: int, end: int, block_size: int, specials: bool
+) -> Iterator[tuple[bytes, np.ndarray | None]]:
+    """The bytes of ``[start, end)`` in blocks, each with its :func:`find_specials`, read and
+    searched on a thread a few blocks ahead: numpy releases the GIL for those whole-buffer
+    passes, so on a second core they overlap the record-level work of the scan."""
+
+    def job(f: BinaryIO, size: int) -> tuple[bytes, np.ndarray | None]:
+        data = f.read(size)
+        return data, (find_specials(data) if specials and data else None)
+
+    with open(path, "rb") as f, ThreadPoolExecutor(1, thread_name_prefix="cleanlist-scan") as ex:
+        f.seek(start)
+        ahead: deque[Future[tuple[bytes, np.ndarray | None]]] = deque()
+        offset = start
+        while offset < end or ahead:
+            while offset < end and len(ahead) < _AHEAD:
+                size = min(block_size, end - offset)
+                ahead.append(ex.submit(job, f, size))
+                offset += size
+            data, found = ahead.popleft().result()
+            if not data:  # the file is shorter than it was: let the caller see the end
+                for rest in ahead:
+                    rest.cancel()
+                return
+            yield data, found
+
+
+#: Blocks read ahead of the scan (each ``BLOCK_SIZE``).
+_AHEAD = 3
 
 
 class NeedsExactScan(Exception):
@@ -166,22 +212,26 @@ class _Fast:
         self.ctx = ctx
 
     def scan(
-        self, src: bytes, base: int, first_record: int, first_line: int, final: bool
+        self,
+        src: bytes,
+        base: int,
+        first_record: int,
+        first_line: int,
+        final: bool,
+        specials: np.ndarray | None = None,
     ) -> tuple[Batch | None, int, int]:
-        """Read the complete records of ``src``: (batch, source bytes consumed, lines consumed)."""
+        """Read the complete records of ``src``: (batch, source bytes consumed, lines consumed).
+
+        ``specials``: :func:`find_specials` of ``src`` when already known (UTF-8 sources only).
+        """
         ctx = self.ctx
         lay = ctx.layout
         u8 = src.decode(ctx.encoding.name).encode("utf-8") if ctx.encoding.transcoded else src
         wb = u8
         w = np.frombuffer(wb, dtype=np.uint8)
-        # One pass finds every byte that matters (LF, CR, quote, comma); parity and counts are
+        # Every byte that matters (LF, CR, quote, comma) is found once; parity and counts are
         # then computed on that short array instead of the whole buffer.
-        special = (w == _NL) | (w == _COMMA)
-        if b'"' in wb:
-            special |= w == _QUOTE
-        if b"\r" in wb:
-            special |= w == _CR
-        sp = np.flatnonzero(special)
+        sp = specials if specials is not None and src is wb else find_specials(wb)
         sb = w[sp]
         isq = sb == _QUOTE
         is_nl = sb == _NL
@@ -626,24 +676,40 @@ def scan_batches(
     """
     fast = _Fast(ctx)
     block_size = block_size or BLOCK_SIZE
-    with open(ctx.path, "rb") as f:
-        f.seek(start)
+    # specials are only worth finding ahead where the fast path reads the source bytes as they are
+    blocks = _blocks(ctx.path, start, end, block_size, not exact and not ctx.encoding.transcoded)
+    try:
         base = start
         record = first_record
         line = first_line
         carry = b""
-        want = block_size
+        carry_sp: np.ndarray | None = None
+        exhausted = False
         while True:
-            data = f.read(max(0, min(want, end - f.tell())))
-            final = f.tell() >= end or not data
-            buf = carry + data if carry else data
+            parts: list[bytes] = [carry] if carry else []
+            found: list[np.ndarray | None] = [carry_sp] if carry else []
+            # a record longer than the buffer: at least double the buffer, so a long record costs
+            # a few re-scans, never one per block
+            want = max(block_size, len(carry))
+            got = 0
+            while got < want and not exhausted:
+                nxt = next(blocks, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                parts.append(nxt[0])
+                found.append(nxt[1])
+                got += len(nxt[0])
+            final = exhausted
+            buf = parts[0] if len(parts) == 1 else b"".join(parts)
             if not buf:
                 return
+            sp = _joined_specials(parts, found)
             if exact:
                 batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
             else:
                 try:
-                    batch, consumed, nlines = fast.scan(buf, base, record, line, final)
+                    batch, consumed, nlines = fast.scan(buf, base, record, line, final, sp)
                 except NeedsExactScan:
                     batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
             if batch is None:
@@ -660,15 +726,28 @@ def scan_batches(
                         record=record,
                         line=line,
                     )
-                carry = buf
-                want = max(block_size, len(buf))
+                carry, carry_sp = buf, sp
                 continue
-            want = block_size
             batch.lines = nlines
             yield batch
             record += len(batch)
             line += nlines
             base += consumed
             carry = buf[consumed:]
+            carry_sp = None
+            if sp is not None and carry:
+                carry_sp = sp[np.searchsorted(sp, consumed) :] - consumed
             if final and not carry:
                 return
+    finally:
+        blocks.close()  # stops the read-ahead thread when the caller stops early
+
+
+def _joined_specials(parts: list[bytes], found: list[np.ndarray | None]) -> np.ndarray | None:
+    """Specials of ``b"".join(parts)`` from each part's own (None if any part lacks them)."""
+    if any(f is None for f in found) or not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    offsets = np.cumsum([0, *map(len, parts[:-1])])
+    return np.concatenate([f + o for f, o in zip(found, offsets.tolist(), strict=True)])
