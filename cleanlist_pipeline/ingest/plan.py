@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,6 +264,24 @@ def _read_header(path: Path, facts: SourceFacts, max_bytes: int) -> _Header:
     return _Header(u8, fields, start + len(src), lines)
 
 
+def _utf8_guess(path: Path) -> SourceFacts:
+    """What the pre-pass says of a valid UTF-8 file (BOM read from the first bytes)."""
+    with open(path, "rb") as f:
+        had_bom = f.read(len(UTF8_BOM)) == UTF8_BOM
+    reason = "valid UTF-8" + (" with BOM" if had_bom else "")
+    return SourceFacts(EncodingDecision("utf-8", had_bom, False, reason), "", path.stat().st_size)
+
+
+def _same_reading(a: SourceFacts, b: SourceFacts) -> bool:
+    ea, eb = a.encoding, b.encoding
+    return (ea.name, ea.had_bom, ea.transcoded, a.size) == (
+        eb.name,
+        eb.had_bom,
+        eb.transcoded,
+        b.size,
+    )
+
+
 @dataclass
 class _Acc:
     """What one scan pass accumulates."""
@@ -352,11 +370,11 @@ def plan_file(
     path = Path(path)
     workers = default_workers() if workers is None else workers
     parallel = workers > 1 and path.stat().st_size >= _parallel.PARALLEL_MIN_BYTES
-    # hashlib releases the GIL: the file's sha256 and each chunk's digests are computed on these
-    # threads while the scan goes on (on a second core they cost no wall time).
-    with ThreadPoolExecutor(2, thread_name_prefix="cleanlist-digest") as hasher:
-        file_sha256 = hasher.submit(sha256_file, path)
-        facts = detect(path, encoding, _parallel.SEGMENT_BYTES if parallel else None, digest=False)
+    seen = None
+    if seen_record_hashes is not None:
+        seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
+
+    def scan_as(facts: SourceFacts, hasher: Executor) -> tuple[_Header, Any, bytes, _Acc]:
         header = _read_header(path, facts, max_bytes)
         mapping = resolve_mapping(path, header.fields, column_mapping)
         newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
@@ -364,9 +382,6 @@ def plan_file(
             len(header.fields), mapping.column_index, max_bytes - len(header.u8)
         )
         ctx = ScanContext(path, facts.encoding, layout, newline)
-        seen = None
-        if seen_record_hashes is not None:
-            seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
         acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows, hasher))
         scan = (header.end, header.lines + 1, facts.size)
         if parallel and facts.split_points:
@@ -376,11 +391,36 @@ def plan_file(
                     acc,
                     seen,
                 )
+                return header, mapping, newline, acc
             except RetrySerially:
                 acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows, hasher))
-                _consume(scan_batches(ctx, *scan), acc, seen)
+        _consume(scan_batches(ctx, *scan), acc, seen)
+        return header, mapping, newline, acc
+
+    # hashlib releases the GIL: the file's sha256 and each chunk's digests are computed on these
+    # threads while the scan goes on (on a second core they cost no wall time). The encoding
+    # pre-pass runs there too: the scan starts at once as if the file were UTF-8 (it is tried
+    # first whatever is configured) and is redone, or gives way to the pre-pass's error, only
+    # when the pre-pass decides otherwise.
+    with ThreadPoolExecutor(3, thread_name_prefix="cleanlist-plan") as pool:
+        file_sha256 = pool.submit(sha256_file, path)
+        if parallel:  # segment boundaries come from the pre-pass
+            facts = detect(path, encoding, _parallel.SEGMENT_BYTES, digest=False)
+            header, mapping, newline, acc = scan_as(facts, pool)
         else:
-            _consume(scan_batches(ctx, *scan), acc, seen)
+            prepass = pool.submit(detect, path, encoding, None, False)
+            guess = _utf8_guess(path)
+            try:
+                result = scan_as(guess, pool)
+            except Exception:
+                facts = prepass.result()  # the pre-pass's verdict (binary, undecodable…) first
+                if _same_reading(facts, guess):
+                    raise
+                result = None
+            facts = prepass.result()
+            if result is None or not _same_reading(facts, guess):
+                result = scan_as(facts, pool)
+            header, mapping, newline, acc = result
         chunks = acc.packer.finish()
         source_sha256 = file_sha256.result()
     mode = ("exact" if not acc.fast_batches else "mixed") if acc.exact_batches else "fast"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cleanlist_pipeline.ingest import EncodingError, plan_file, read_chunk
+from cleanlist_pipeline.ingest import reader as reader_mod
 from tests.ingest.conftest import chunk_rows
 
 Drop = Callable[..., Path]
@@ -81,3 +82,21 @@ def test_a_bom_before_windows_1252_bytes_is_dropped_not_transcoded(drop: Drop) -
     assert plan.encoding.name == "cp1252" and plan.encoding.had_bom
     assert plan.header_fields == ["Email", "Name"]
     assert chunk_rows(p, plan) == [["z@x.com", "Zoë"]]
+
+
+@pytest.mark.parametrize("late", [True, False])
+def test_a_non_utf8_byte_anywhere_makes_the_whole_file_windows_1252(
+    drop: Drop, monkeypatch: pytest.MonkeyPatch, late: bool
+) -> None:
+    # The scan starts as if the file were UTF-8 while the pre-pass reads it; a byte that is not
+    # UTF-8 (here the last record's, after many scanned batches) must still decide the reading.
+    monkeypatch.setattr(reader_mod, "BLOCK_SIZE", 256)
+    rows = [f"u{i}@x.com,Name {i}" for i in range(300)]
+    rows.insert(len(rows) if late else 0, "renee@x.com,Renée Ørsted")
+    text = "Email,Name\n" + "\n".join(rows) + "\n"
+    p = drop(text.encode("cp1252"))
+    plan = plan_file(p, column_mapping=MAP)
+    assert (plan.encoding.name, plan.encoding.transcoded) == ("cp1252", True)
+    assert plan.rows_planned == 301
+    sent = b"".join(read_chunk(p, plan, c)[len(plan.header_bytes) :] for c in plan.chunks)
+    assert sent.decode("utf-8") == text.split("\n", 1)[1]
