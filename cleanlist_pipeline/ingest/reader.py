@@ -38,6 +38,7 @@ from cleanlist_pipeline.ingest.records import (
     KIND_REJECT,
     START_FIELD,
     Layout,
+    SlowResult,
     classify,
     csv_state,
     hash64,
@@ -478,24 +479,15 @@ class _Fast:
             contents = [c.replace(b"\n", b"\0") for c in _slices(wb, ws, we)]
         content_h = hash64(contents)
 
-        slow_idx = np.flatnonzero(slow).tolist()
-        slow_keys: list[tuple[np.ndarray, int, bytes]] = []
-        for i in slow_idx:
+        classified: list[tuple[int, SlowResult]] = []
+        for i in np.flatnonzero(slow).tolist():
             r = classify(wb[int(ws[i]) : int(we[i])].decode("utf-8"), lay)
             kind[i] = r.kind
             has_req[i] = r.has_required
             if r.reason is not None:
                 reasons[i] = r.reason
-            email_h[i] = link_h[i] = 0
-            if r.email is not None:
-                slow_keys.append((email_h, i, r.email))
-            if r.linkedin is not None:
-                slow_keys.append((link_h, i, r.linkedin))
-        if slow_keys:
-            for (target, i, _), h in zip(
-                slow_keys, key_hash64_of([k for _, _, k in slow_keys]).tolist(), strict=True
-            ):
-                target[i] = h
+            classified.append((i, r))
+        _store_keys(classified, email_h, link_h)
         has_req[kind != KIND_DATA] = False
 
         batch = Batch(
@@ -545,6 +537,22 @@ class _Fast:
             raise NeedsExactScan("quote inside an unquoted field")
 
 
+def _store_keys(
+    classified: list[tuple[int, SlowResult]], email_h: np.ndarray, link_h: np.ndarray
+) -> None:
+    """Hash the keys of records read field by field (all in one call) into the batch arrays."""
+    targets: list[tuple[np.ndarray, int]] = []
+    keys: list[bytes] = []
+    for i, r in classified:
+        email_h[i] = link_h[i] = 0
+        for target, key in ((email_h, r.email), (link_h, r.linkedin)):
+            if key is not None:
+                targets.append((target, i))
+                keys.append(key)
+    for (target, i), h in zip(targets, key_hash64_of(keys).tolist(), strict=True):
+        target[i] = h
+
+
 def _exact_batch(
     ctx: ScanContext, pending: list[tuple[int, int, int, bytes, bool]], first_record: int
 ) -> Batch:
@@ -568,7 +576,7 @@ def _exact_batch(
         u[:-2] if u.endswith(b"\r\n") else (u[:-1] if u.endswith(b"\n") else u) for u in u8_parts
     ]
     unterminated = bool(n) and not out.endswith(b"\n")
-    slow_keys: list[tuple[np.ndarray, int, bytes]] = []
+    classified: list[tuple[int, SlowResult]] = []
     for i, p in enumerate(pending):
         size = int(lens[i]) + (len(ctx.newline) if unterminated and i == n - 1 else 0)
         if p[4]:
@@ -588,15 +596,8 @@ def _exact_batch(
         has_req[i] = r.has_required and r.kind == KIND_DATA
         if r.reason is not None:
             reasons[i] = r.reason
-        if r.email is not None:
-            slow_keys.append((email_h, i, r.email))
-        if r.linkedin is not None:
-            slow_keys.append((link_h, i, r.linkedin))
-    if slow_keys:
-        for (target, i, _), h in zip(
-            slow_keys, key_hash64_of([k for _, _, k in slow_keys]).tolist(), strict=True
-        ):
-            target[i] = h
+        classified.append((i, r))
+    _store_keys(classified, email_h, link_h)
     return Batch(
         first_record=first_record,
         src_start=np.array([p[0] for p in pending], dtype=np.int64),
