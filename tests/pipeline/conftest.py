@@ -14,9 +14,11 @@ import pytest
 
 from cleanlist_pipeline.defs.config import Settings
 from cleanlist_pipeline.defs.imports import build_import_definitions
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY, iter_ledger
+from cleanlist_pipeline.defs.ledger import iter_ledger
 from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
 from cleanlist_pipeline.defs.resources import CleanlistResource
+from tests.dagster_helpers import failure_message as failure_message  # the tests here import it
+from tests.dagster_helpers import materialization
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DROPS = REPO / "sample_data" / "drops"
@@ -107,22 +109,7 @@ class Pipeline:
         return list(iter_ledger(self.instance, key))
 
     def materialization(self, key: str) -> dict[str, Any]:
-        records = self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[key]), limit=1
-        ).records
-        assert records, f"partition {key} was never materialized"
-        meta = records[0].asset_materialization.metadata  # type: ignore[union-attr]
-        return {k: getattr(v, "value", v) for k, v in meta.items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The description of the first failed step (what a user reads in the UI)."""
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            data = event.step_failure_data
-            desc = data.user_failure_data.description if data.user_failure_data else None
-            return desc or (data.error.message if data.error else "")
-    return ""
+        return materialization(self.instance, key)
 
 
 def resource_kwargs(sandbox: Any, key: str | None = None) -> dict[str, Any]:

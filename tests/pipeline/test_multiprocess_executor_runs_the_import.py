@@ -3,15 +3,13 @@ scale-out deployment would: steps rebuild the definitions from the environment i
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+from tests.dagster_helpers import run_import_in_processes
 
 from .conftest import HEADER, lead_rows
 
@@ -35,22 +33,11 @@ def test_multiprocess_import_lands_every_record_once(
         "CLEANLIST_LIST_NAME": "multiprocess",
     }.items():
         monkeypatch.setenv(name, value)
-    instance.add_dynamic_partitions(CSV_DROPS_NAME, ["mp.csv"])
-    repo = ReconstructableRepository.for_module("cleanlist_pipeline.definitions", "defs")
-    job = repo.get_reconstructable_job("cleanlist_import_job")
 
-    started = time.monotonic()
-    with dg.execute_job(
-        job,
-        instance=instance,
-        run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
-        tags={"dagster/partition": "mp.csv"},
-    ) as result:
-        assert result.success
-        steps = [e for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
-    elapsed = time.monotonic() - started
+    run = run_import_in_processes(instance, "mp.csv")
+    assert run.success
 
     lists = cleanlist_sandbox.ledger()["lists"].values()
     assert [v["lead_count"] for v in lists if v["name"] == "multiprocess"] == [1300]
-    assert len(steps) >= 6  # plan, 3 chunks, report, checks
-    print(f"multiprocess run: {elapsed:.1f} s for {len(steps)} steps")
+    assert len(run.succeeded_steps) >= 6  # plan, 3 chunks, report, checks
+    print(f"multiprocess run: {run.seconds:.1f} s for {len(run.succeeded_steps)} steps")

@@ -13,22 +13,20 @@ import csv
 import hashlib
 import io
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from cleanlist_pipeline.defs.config import Settings, load_settings
 from cleanlist_pipeline.defs.drops import DROP_SENSOR_NAME, scan_drops
 from cleanlist_pipeline.defs.imports import build_import_definitions, describe_plan
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
 from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
 from cleanlist_pipeline.defs.resources import CleanlistResource
 from cleanlist_pipeline.dropstore import local_drop
 from cleanlist_pipeline.ingest import DropChangedError, NotCSVError, read_chunk, split_chunk
+from tests.dagster_helpers import failure_message, materialization, run_import_in_processes
 
 from .conftest import S3Endpoint
 
@@ -106,21 +104,7 @@ class BucketPipeline:
         return int(self.sandbox.ledger()["csv_imports"]["executed"])
 
     def materialization(self, key: str) -> dict[str, Any]:
-        records = self.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[key]), limit=1
-        ).records
-        assert records, f"partition {key} was never materialized"
-        meta = records[0].asset_materialization.metadata  # type: ignore[union-attr]
-        return {k: getattr(v, "value", v) for k, v in meta.items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            data = event.step_failure_data
-            desc = data.user_failure_data.description if data.user_failure_data else None
-            return desc or (data.error.message if data.error else "")
-    return ""
+        return materialization(self.instance, key)
 
 
 @pytest.fixture
@@ -350,24 +334,11 @@ def test_chunk_steps_in_other_processes_read_the_drop_from_the_bucket(
     }.items():
         monkeypatch.setenv(name, value)
     put(moto_s3, s3_bucket, "drops/mp.csv", HEADER + lead_rows(1300))  # 3 chunks
-    instance.add_dynamic_partitions(CSV_DROPS_NAME, ["mp.csv"])
-    repo = ReconstructableRepository.for_module("cleanlist_pipeline.definitions", "defs")
-    job = repo.get_reconstructable_job("cleanlist_import_job")
 
-    started = time.monotonic()
-    with dg.execute_job(
-        job,
-        instance=instance,
-        run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
-        tags={"dagster/partition": "mp.csv"},
-    ) as result:
-        assert result.success
-        chunk_steps = {
-            e.step_key
-            for e in result.all_events
-            if e.event_type_value == "STEP_SUCCESS" and "import_chunk" in (e.step_key or "")
-        }
-    print(f"multiprocess import from the bucket: {time.monotonic() - started:.1f} s")
+    run = run_import_in_processes(instance, "mp.csv")
+    assert run.success
+    chunk_steps = {s for s in run.succeeded_steps if "import_chunk" in s}
+    print(f"multiprocess import from the bucket: {run.seconds:.1f} s")
     assert len(chunk_steps) == 3
     lists = cleanlist_sandbox.ledger()["lists"].values()
     assert [v["lead_count"] for v in lists if v["name"] == "bucket multiprocess"] == [1300]

@@ -1,0 +1,67 @@
+"""What the import tests read back from Dagster, shared by ``tests/pipeline`` and ``tests/scaleout``:
+a partition's materialization metadata, the failure a user sees, and a run with one process per
+step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
+from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+
+
+def materialization(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:
+    """The latest import materialization's metadata for partition ``key``, as plain values."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[key]), limit=1
+    ).records
+    assert records, f"partition {key} was never materialized"
+    meta = records[0].asset_materialization.metadata  # type: ignore[union-attr]
+    return {k: getattr(v, "value", v) for k, v in meta.items()}
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The description of the first failed step (what a user reads in the UI)."""
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            data = event.step_failure_data
+            desc = data.user_failure_data.description if data.user_failure_data else None
+            return desc or (data.error.message if data.error else "")
+    return ""
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """How a run with one process per step ended."""
+
+    success: bool
+    #: Step keys of every STEP_SUCCESS event, e.g. ``cleanlist_csv_import.import_chunk[chunk_0]``.
+    succeeded_steps: list[str]
+    seconds: float
+
+
+def run_import_in_processes(
+    instance: dg.DagsterInstance, partition_key: str, max_concurrent: int = 2
+) -> ProcessRun:
+    """Run ``cleanlist_import_job`` for ``partition_key`` on the ``multiprocess`` executor, as a
+    scale-out deployment would: each step process rebuilds the definitions from
+    ``cleanlist_pipeline.definitions`` and the ``CLEANLIST_*`` environment the caller has set."""
+    instance.add_dynamic_partitions(CSV_DROPS_NAME, [partition_key])
+    repo = ReconstructableRepository.for_module("cleanlist_pipeline.definitions", "defs")
+    job = repo.get_reconstructable_job("cleanlist_import_job")
+    started = time.monotonic()
+    with dg.execute_job(
+        job,
+        instance=instance,
+        run_config={"execution": {"config": {"multiprocess": {"max_concurrent": max_concurrent}}}},
+        tags={"dagster/partition": partition_key},
+    ) as result:
+        steps = [
+            e.step_key or "" for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
+        ]
+        return ProcessRun(result.success, steps, time.monotonic() - started)
