@@ -6,11 +6,14 @@ Generates ``benchmarks/.work/large-<N>mb.csv`` with ``sample_data/generate.py`` 
 times three ways of turning it into base64 upload bodies, each in its own subprocess (peak RSS via
 ``os.wait4``), one warm-up each, then ``--runs`` rounds in rotating order; medians are reported.
 
-* ``cleanlist_pipeline.ingest``: ``plan_file`` (encoding pre-pass, whole-file dedupe, packing)
-  then ``read_chunk`` (sha256-verified) + base64 per chunk — in one process (``ingest``, the
-  default) and with two scan worker processes (``ingest-2proc``, opt-in);
-* pandas: ``read_csv(chunksize=600)`` → ``to_csv`` → base64 (no dedupe, no byte cap);
-* pyarrow: ``csv.read_csv(newlines_in_values=True)`` → 600-row batches → ``write_csv`` → base64.
+* ``cleanlist_pipeline.ingest``: ``plan_file`` (encoding pre-pass, whole-file dedupe, packing,
+  sha256 of the file and of every chunk) then ``read_chunk`` (digest-verified) + base64 per chunk
+  with the encoder the connector's CSV-import body uses (``cleanlist_pipeline.api.b64``:
+  pybase64) — in one process (``ingest``, the default) and with two scan worker processes
+  (``ingest-2proc``, opt-in);
+* pandas: ``read_csv(chunksize=600)`` → ``to_csv`` → stdlib base64 (no dedupe, no byte cap);
+* pyarrow: ``csv.read_csv(newlines_in_values=True)`` → 600-row batches → ``write_csv`` → stdlib
+  base64.
 
 Prints a markdown table, the packing figures and the command line.
 """
@@ -41,6 +44,7 @@ def child(mode: str, path: str) -> dict[str, object]:
     if mode.startswith("ingest"):
         import resource
 
+        from cleanlist_pipeline.api.b64 import b64encode  # what the connector's request body uses
         from cleanlist_pipeline.ingest import plan_file, read_chunk
 
         plan = plan_file(path, workers=1 if mode == "ingest" else 2)
@@ -49,7 +53,7 @@ def child(mode: str, path: str) -> dict[str, object]:
         t_plan = time.perf_counter() - t0
         encoded = 0
         for c in plan.chunks:
-            encoded += len(base64.b64encode(read_chunk(path, plan, c)))
+            encoded += len(b64encode(read_chunk(path, plan, c)))
         header = len(plan.header_bytes)
         data_bytes = sum(c.size - header for c in plan.chunks)
         cap = plan.max_bytes - header

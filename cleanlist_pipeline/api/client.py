@@ -12,7 +12,6 @@ exception tree in ``errors.py``, and let ``retry.py``'s policy decide whether to
 
 from __future__ import annotations
 
-import base64
 import functools
 import ipaddress
 import logging
@@ -26,6 +25,7 @@ import orjson
 import stamina
 
 from cleanlist_pipeline.api import idempotency
+from cleanlist_pipeline.api.b64 import b64encode_ascii
 from cleanlist_pipeline.api.errors import (
     APIError,
     ConfigurationError,
@@ -626,7 +626,7 @@ class CleanlistClient:
                 "dispatch_enrichment=True needs enrichment_type ('partial', 'phone_only' or 'full')"
             )
         body: dict[str, Any] = {
-            "csv_content_base64": base64.b64encode(bytes(csv_bytes)).decode("ascii"),
+            "csv_content_base64": b64encode_ascii(csv_bytes),
             "column_mapping": dict(column_mapping),
             "dispatch_enrichment": bool(dispatch_enrichment),
             "idempotency_key": idempotency_key,
