@@ -8,7 +8,7 @@ times three ways of turning it into base64 upload bodies, each in its own subpro
 
 * ``cleanlist_pipeline.ingest``: ``plan_file`` (encoding pre-pass, whole-file dedupe, packing,
   sha256 of the file and of every chunk) then ``read_chunk`` (digest-verified) + base64 per chunk
-  with the encoder the connector's CSV-import body uses (``cleanlist_pipeline.api.b64``:
+  with the encoder the connector's CSV-import body uses (``cleanlist_pipeline.b64``:
   pybase64) — in one process (``ingest``, the default) and with two scan worker processes
   (``ingest-2proc``, opt-in);
 * pandas: ``read_csv(chunksize=600)`` → ``to_csv`` → stdlib base64 (no dedupe, no byte cap);
@@ -44,7 +44,7 @@ def child(mode: str, path: str) -> dict[str, object]:
     if mode.startswith("ingest"):
         import resource
 
-        from cleanlist_pipeline.api.b64 import b64encode  # what the connector's request body uses
+        from cleanlist_pipeline.b64 import b64encode  # what the connector's request body uses
         from cleanlist_pipeline.ingest import plan_file, read_chunk
 
         plan = plan_file(path, workers=1 if mode == "ingest" else 2)

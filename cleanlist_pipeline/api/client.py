@@ -25,7 +25,6 @@ import orjson
 import stamina
 
 from cleanlist_pipeline.api import idempotency
-from cleanlist_pipeline.api.b64 import b64encode_ascii
 from cleanlist_pipeline.api.errors import (
     APIError,
     ConfigurationError,
@@ -57,6 +56,7 @@ from cleanlist_pipeline.api.models import (
 )
 from cleanlist_pipeline.api.ratelimit import RateLimitConfig, RateLimiter, key_fingerprint
 from cleanlist_pipeline.api.retry import Repeat, RetryPolicy
+from cleanlist_pipeline.b64 import b64encode_ascii
 
 __all__ = ["DEFAULT_BASE_URL", "CleanlistClient"]
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cleanlist_pipeline.api import b64
+from cleanlist_pipeline import b64
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 57, 76, 1000, 116_810, 150_000])
