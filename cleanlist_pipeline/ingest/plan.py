@@ -10,7 +10,7 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,8 +299,19 @@ class _Acc:
     exact_batches: int = 0
 
 
-def _consume(batches: Iterator[Batch], acc: _Acc, seen: np.ndarray | None) -> None:
+class _Abandoned(Exception):
+    """The reading in progress was started on a guess the pre-pass has since contradicted."""
+
+
+def _consume(
+    batches: Iterator[Batch],
+    acc: _Acc,
+    seen: np.ndarray | None,
+    abandon: Callable[[], bool] | None = None,
+) -> None:
     for b in batches:
+        if abandon is not None and abandon():
+            raise _Abandoned
         if b.exact:
             acc.exact_batches += 1
         else:
@@ -374,7 +385,9 @@ def plan_file(
     if seen_record_hashes is not None:
         seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
 
-    def scan_as(facts: SourceFacts, hasher: Executor) -> tuple[_Header, Any, bytes, _Acc]:
+    def scan_as(
+        facts: SourceFacts, hasher: Executor, abandon: Callable[[], bool] | None = None
+    ) -> tuple[_Header, Any, bytes, _Acc]:
         header = _read_header(path, facts, max_bytes)
         mapping = resolve_mapping(path, header.fields, column_mapping)
         newline = b"\r\n" if header.u8.endswith(b"\r\n") else b"\n"
@@ -394,7 +407,7 @@ def plan_file(
                 return header, mapping, newline, acc
             except RetrySerially:
                 acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows, hasher))
-        _consume(scan_batches(ctx, *scan), acc, seen)
+        _consume(scan_batches(ctx, *scan), acc, seen, abandon)
         return header, mapping, newline, acc
 
     # hashlib releases the GIL: the file's sha256 and each chunk's digests are computed on these
@@ -410,8 +423,14 @@ def plan_file(
         else:
             prepass = pool.submit(detect, path, encoding, None, False)
             guess = _utf8_guess(path)
+
+            def contradicted() -> bool:  # checked per batch: a binary file stops the scan early
+                if not prepass.done():
+                    return False
+                return prepass.exception() is not None or not _same_reading(prepass.result(), guess)
+
             try:
-                result = scan_as(guess, pool)
+                result = scan_as(guess, pool, contradicted)
             except Exception:
                 facts = prepass.result()  # the pre-pass's verdict (binary, undecodable…) first
                 if _same_reading(facts, guess):
