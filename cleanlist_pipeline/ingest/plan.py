@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import json
@@ -488,10 +489,27 @@ def write_rejects(
     """Write every removed or rejected record, with its reason, to a CSV a user can fix and re-drop.
 
     Columns: ``reject_reason, reject_detail, source_record, source_line`` followed by the original
-    columns; each row carries the record's bytes unchanged (UTF-8). Returns the number of rows.
+    columns; each row carries the record's bytes unchanged (UTF-8). A ``ragged_row`` has more
+    fields than the header: the header gets ``extra_field_1``… columns for the most surplus, so
+    ``pandas.read_csv`` and ``csv.DictReader`` read the file like any other. Returns the number
+    of rows.
     """
     source = Path(source_path) if source_path is not None else Path(plan.path)
     items = plan.removed_and_rejected()
+
+    def raw(r: RejectedRecord) -> bytes:
+        return b"".join(_read_ranges(source, plan, [(r.start, r.end)]))
+
+    widest = len(plan.header_fields)
+    for r in items:
+        if r.reason == "ragged_row":
+            with contextlib.suppress(ValueError):  # unparseable: nothing to widen for
+                widest = max(widest, len(parse_fields(raw(r).decode("utf-8").rstrip("\r\n"))))
+    header = plan.header_bytes
+    if widest > len(plan.header_fields):
+        extra = [f"extra_field_{i}" for i in range(1, widest - len(plan.header_fields) + 1)]
+        body = header.rstrip(b"\r\n")
+        header = body + b"," + ",".join(extra).encode() + header[len(body) :]
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -499,12 +517,13 @@ def write_rejects(
         f.write(
             _csv_prefix(["reject_reason", "reject_detail", "source_record", "source_line"]).encode()
             + b","
-            + plan.header_bytes
+            + header
         )
-        for r in items:
-            raw = b"".join(_read_ranges(source, plan, [(r.start, r.end)]))
+        for r in items:  # streamed: a drop may have many removed duplicates
             f.write(
-                _csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode() + b"," + raw
+                _csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode()
+                + b","
+                + raw(r)
             )
     tmp.replace(out)
     return len(items)

@@ -7,6 +7,8 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from cleanlist_pipeline.ingest import plan_file, write_rejects
 
 Drop = Callable[..., Path]
@@ -35,6 +37,7 @@ def test_rejects_csv_lists_reason_record_line_and_the_original_row(
         "E-mail",
         "Name",
         "Notes",
+        "extra_field_1",  # room for the ragged row's surplus field
     ]
     assert [r[0] for r in recs[1:]] == ["duplicate_email", "ragged_row"]
     assert [(r[2], r[3]) for r in recs[1:]] == [("3", "3"), ("5", "6")]
@@ -59,3 +62,39 @@ def test_a_fixed_rejects_file_can_be_dropped_again(drop: Drop, tmp_path: Path) -
     again = plan_file(out)
     assert again.column_mapping == {"email": "Email", "full_name": "Name"}
     assert "reject_reason" in again.unmapped_columns and again.rows_planned == 1
+
+
+def test_a_rejects_file_with_ragged_rows_reads_with_pandas(drop: Drop, tmp_path: Path) -> None:
+    p = drop(
+        "email,name\n"
+        "a@x.com,A\n"
+        "b@x.com,B,surplus\n"
+        "c@x.com,C,one,two,three\n"
+        "a@x.com,again\n"
+        'd@x.com,"D, with comma",x,"y\nz"\n'
+    )
+    plan = plan_file(p)
+    out = tmp_path / "rejects.csv"
+    assert write_rejects(plan, out, p) == 4
+    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(df.columns)[4:] == [
+        "email",
+        "name",
+        "extra_field_1",
+        "extra_field_2",
+        "extra_field_3",
+    ]
+    assert df["reject_reason"].tolist() == [
+        "ragged_row",
+        "ragged_row",
+        "duplicate_email",
+        "ragged_row",
+    ]
+    assert df["source_record"].tolist() == ["3", "4", "5", "6"]
+    assert df.loc[1, ["extra_field_1", "extra_field_2", "extra_field_3"]].tolist() == [
+        "one",
+        "two",
+        "three",
+    ]
+    assert df.loc[3, "name"] == "D, with comma" and df.loc[3, "extra_field_2"] == "y\nz"
+    assert df.loc[2, "extra_field_1"] == ""  # rows without surplus leave the extra columns empty
