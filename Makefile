@@ -24,6 +24,7 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	@mkdir -p "$(DAGSTER_HOME)"
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -179,9 +179,11 @@ class _Slot:
         return max(int(ms), 10) / 1000.0
 
     def close(self) -> None:
-        conn = getattr(self.bucket, "conn", None)
-        if conn is not None:
-            conn.close()
+        # SQLiteBucket keeps its connection in ``conn``, RedisBucket its client in ``redis``
+        for name in ("conn", "redis"):
+            conn = getattr(self.bucket, name, None)
+            if conn is not None:
+                conn.close()
         lock = getattr(self.bucket, "lock", None)
         if isinstance(lock, _FlockLock):
             lock.close()

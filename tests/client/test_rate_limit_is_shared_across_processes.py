@@ -76,5 +76,7 @@ def test_short_window_refills_and_spaces_calls(
     assert sum(r["ok"] for r in results) == 16
     times = sorted(t for r in results for t in r["times"])
     assert times[-1] - times[0] >= 5.5
-    for i, start in enumerate(times):  # no 2-second span holds more than 5 calls (+ latency)
-        assert sum(1 for t in times[i:] if t < start + 1.9) <= 5
+    # No 2-second window holds more than 5 slots. ``times`` are when calls *returned*, so a slot
+    # taken just before a window ended can finish inside the next one: allow 0.5 s of latency.
+    for i, start in enumerate(times):
+        assert sum(1 for t in times[i:] if t < start + 1.5) <= 5
