@@ -56,6 +56,7 @@ from cleanlist_pipeline.defs.backfill import (
 )
 from cleanlist_pipeline.defs.config import Settings
 from cleanlist_pipeline.defs.drops import DropFile, build_drop_sensor, resolve_drop, scan_drops
+from cleanlist_pipeline.defs.import_report import render_report
 from cleanlist_pipeline.defs.ledger import (
     IMPORT_ASSET_KEY,
     LedgerEntry,
@@ -759,7 +760,7 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
                 *results,
                 *(_import_task(context, cleanlist, t, use_plan_knowledge=False) for t in missing),
             ]
-        return _report(summary, results, cleanlist)
+        return render_report(summary, results, cleanlist)
 
     @dg.config_mapping
     def _config(config: ImportConfig) -> dict[str, Any]:
@@ -983,173 +984,6 @@ def _split_parts(
     """Each half of a split chunk with its bytes, re-read (and sha-checked) from the drop."""
     for part in parts:
         yield part, read_chunk(ctx.path, task.plan, part)
-
-
-# --------------------------------------------------------------------------- the report
-
-
-def _numbers(values: list[int], limit: int = 40) -> str:
-    shown = ", ".join(str(v) for v in values[:limit])
-    return shown + (f" … (+{len(values) - limit} more)" if len(values) > limit else "")
-
-
-def _report(
-    summary: PlanSummary, results: list[dict[str, Any]], cleanlist: CleanlistResource
-) -> dg.Output[dict[str, Any]]:
-    results = sorted(results, key=lambda r: r["index"])
-    pieces = [p for r in results for p in r["pieces"]]
-    imported = sum(p["rows_imported"] for p in pieces)
-    skipped = sum(p["rows_skipped"] for p in pieces)
-    parsed = sum(p["rows_parsed"] for p in pieces)
-    sent = sum(p["records"] for p in pieces)
-    replays = sum(1 for p in pieces if p["replayed"])
-    from_ledger = sum(1 for p in pieces if p["from_ledger"])
-    splits = sum(1 for r in results for p in r["pieces"] if p["piece"] != str(r["index"]))
-    skip_reasons: dict[str, int] = {}
-    skip_rows: dict[str, list[int]] = {}
-    for p in pieces:
-        for reason, n in p["skip_reasons"].items():
-            skip_reasons[reason] = skip_reasons.get(reason, 0) + int(n)
-        if p["skipped_records"]:
-            skip_rows.setdefault("sample", []).extend(p["skipped_records"])
-    workflows = sorted({p["workflow_id"] for p in pieces if p["workflow_id"]})
-    rejected = sum(len(v) for v in summary.rejects.values())
-    removed = len(summary.removed_duplicates)
-    accounted = imported + skipped + rejected + removed + summary.already_imported_records
-    predicted = {k: len(v) for k, v in summary.predicted_skips.items()}
-
-    lines = [
-        f"## Import of `{summary.path}` into list `{summary.list_name}` (`{summary.list_id}`)",
-        "",
-        f"Target: {cleanlist.describe_target()} — mode `{summary.mode}`"
-        + (f", salt `{summary.salt}`" if summary.salt else ""),
-        "",
-        "| | records |",
-        "|---|---:|",
-        f"| data records in file | {summary.data_records:,} |",
-        f"| duplicates removed before sending | {removed:,} |",
-        f"| rejected before sending | {rejected:,} |",
-        f"| already imported earlier (append) | {summary.already_imported_records:,} |",
-        f"| sent in chunks | {sent:,} |",
-        f"| imported by the API | {imported:,} |",
-        f"| skipped by the API | {skipped:,} |",
-        f"| **accounted for** | **{accounted:,} of {summary.data_records:,}** |",
-        "",
-        f"Chunks: {len(results)} planned"
-        + (
-            f", {splits} pieces after splitting chunks the API refused as too large (413)"
-            if splits
-            else ""
-        )
-        + f"; {from_ledger} found in the ledger (no API call); {replays} replayed by the API.",
-        "",
-    ]
-    if summary.rejects or summary.removed_duplicates:
-        lines.append("### Removed or rejected before sending (record numbers; header = 1)")
-        for reason, nums in sorted(summary.rejects.items()):
-            lines.append(f"- {reason} ({len(nums)}): {_numbers(nums)}")
-        if summary.removed_duplicates:
-            lines.append(f"- duplicate in file ({removed}): {_numbers(summary.removed_duplicates)}")
-        if summary.rejects_file:
-            lines.append(f"\nRejects file: `{summary.rejects_file}`")
-        lines.append("")
-    lines.append("### Skips: predicted vs. reported by the API")
-    lines.append("| reason | predicted | API | predicted record numbers |")
-    lines.append("|---|---:|---:|---|")
-    for reason in sorted(set(predicted) | set(skip_reasons)):
-        lines.append(
-            f"| {reason} | {predicted.get(reason, 0)} | {skip_reasons.get(reason, 0)} | "
-            f"{_numbers(summary.predicted_skips.get(reason, []), 20)} |"
-        )
-    if skip_rows.get("sample"):
-        lines.append(
-            f"\nRecords the API named as skipped (up to 10 per chunk): "
-            f"{_numbers(sorted(skip_rows['sample']))}"
-        )
-    lines.append("")
-    if summary.dispatch:
-        lines.append(
-            f"Enrichment: `{summary.enrichment_type}` dispatched; estimated "
-            f"{summary.credits_estimated:,.0f} credits (budget "
-            f"{summary.credits_budget or 0:,.0f}). Workflows: "
-            + (", ".join(f"`{w}`" for w in workflows) or "none")
-        )
-    else:
-        lines.append("Enrichment: not dispatched (import only; no credits spent).")
-    for warning in summary.warnings:
-        lines.append(f"\n> **Warning:** {warning}")
-
-    chunk_rows = [
-        {
-            "chunk": r["index"],
-            "pieces": [
-                {
-                    k: p[k]
-                    for k in (
-                        "piece",
-                        "records",
-                        "rows_parsed",
-                        "rows_imported",
-                        "rows_skipped",
-                        "skip_reasons",
-                        "skipped_records",
-                        "workflow_id",
-                        "replayed",
-                        "from_ledger",
-                        "sha256",
-                    )
-                }
-                for p in r["pieces"]
-            ],
-        }
-        for r in results
-    ]
-    accounting = {
-        "data_records": summary.data_records,
-        "removed_duplicates": removed,
-        "rejected": rejected,
-        "already_imported": summary.already_imported_records,
-        "sent": sent,
-        "rows_parsed": parsed,
-        "rows_imported": imported,
-        "rows_skipped": skipped,
-        "planned_chunks": summary.chunks,
-    }
-    metadata: dict[str, Any] = {
-        "report": dg.MetadataValue.md("\n".join(lines)),
-        "dagster/partition_row_count": imported,
-        "data_records": summary.data_records,
-        "rows_imported": imported,
-        "rows_skipped": skipped,
-        "removed_duplicates": removed,
-        "rejected": rejected,
-        "already_imported": summary.already_imported_records,
-        "chunks": len(results),
-        "chunks_from_ledger": from_ledger,
-        "chunks_replayed": replays,
-        "credits_estimated": summary.credits_estimated,
-        "chunk_results": dg.MetadataValue.json(chunk_rows),
-        "accounting": dg.MetadataValue.json(accounting),
-        "skip_reasons": dg.MetadataValue.json(skip_reasons),
-        "predicted_skips": dg.MetadataValue.json(predicted),
-        "workflow_ids": dg.MetadataValue.json(workflows),
-        "list_id": summary.list_id,
-        "list_name": summary.list_name,
-        "import_mode": summary.mode,
-        "source_sha256": summary.source_sha256,
-        "column_mapping": dg.MetadataValue.json(summary.column_mapping),
-        "target": cleanlist.describe_target(),
-        "cleanlist_mode": cleanlist.mode,
-    }
-    if summary.rejects_file:
-        metadata["rejects_file"] = dg.MetadataValue.path(summary.rejects_file)
-    value = {
-        "partition_key": summary.partition_key,
-        "list_id": summary.list_id,
-        "rows_imported": imported,
-        "workflow_ids": workflows,
-    }
-    return dg.Output(value, metadata=metadata)
 
 
 # --------------------------------------------------------------------------- executor, job, defs
