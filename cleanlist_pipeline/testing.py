@@ -60,17 +60,23 @@ class SandboxProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the process group, SIGKILL if it lingers."""
-        if self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout)
+        stop_process_group(self.proc, timeout)
+
+
+def stop_process_group(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM the process group ``proc`` leads (``start_new_session=True``), SIGKILL if it
+    lingers. For servers a test starts: children they spawn go too."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
 
 
 def _read_lines(stream: Any, n: int, timeout: float) -> list[str]:

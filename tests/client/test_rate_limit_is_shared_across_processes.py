@@ -3,18 +3,14 @@ by a sandbox process that enforces it, and never see a 429."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cleanlist_pipeline.testing import SandboxHandle, start_sandbox_process
+from tests.client.limiter_worker import run_workers
 
-WORKER = str(Path(__file__).with_name("limiter_worker.py"))
 RPM_KEY = 20
 
 
@@ -27,24 +23,6 @@ def strict_sandbox() -> Iterator[SandboxHandle]:
             yield handle
         finally:
             handle.close()
-
-
-def run_workers(n: int, *args: object) -> list[dict[str, Any]]:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, WORKER, *map(str, args)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(n)
-    ]
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
 
 
 def test_two_processes_share_the_per_minute_budget(

@@ -2,22 +2,15 @@
 
 A client with ``RateLimitConfig(backend="redis")`` calls through buckets stored in Redis under
 the key's fingerprint (never the key), two OS processes sharing one Redis stay within one key's
-limit without a 429, and a spent budget outlives the client that spent it.
-
-Run as ``python -m tests.client.test_redis_rate_limiter BASE KEY REDIS_URL PER_KEY WINDOW CALLS
-MAX_WAIT`` this module is the worker of the two-process tests: it prints one JSON line
-``{"ok", "local_timeouts", "http_429", "times"}``.
+limit without a 429, and a spent budget outlives the client that spent it. The worker processes
+are ``tests/client/limiter_worker.py`` (the SQLite tests' too), given a ``redis://`` URL.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,16 +19,14 @@ import redis
 from cleanlist_pipeline.api import (
     CleanlistClient,
     RateLimitConfig,
-    RateLimitedError,
     RateLimiterTimeoutError,
-    RetryPolicy,
 )
 from cleanlist_pipeline.api.ratelimit import key_fingerprint
 from cleanlist_pipeline.testing import SandboxHandle
+from tests.client.limiter_worker import run_workers
 
 from .redis_server import RedisServer, RedisServerMissingError, start_redis_server
 
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = b"cleanlist-pipeline:"
 
 
@@ -125,26 +116,6 @@ def test_calls_go_through_buckets_named_by_key_fingerprint(
         assert not any(secret in blob for blob in stored)
 
 
-def run_workers(n: int, *args: object) -> list[dict[str, Any]]:
-    """Start ``n`` worker processes at once; their JSON results."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.client.test_redis_rate_limiter", *map(str, args)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(n)
-    ]
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
-
-
 def test_two_processes_share_one_redis_budget_without_429(
     cleanlist_sandbox: SandboxHandle, redis_db: redis.Redis, redis_server: RedisServer
 ) -> None:
@@ -224,28 +195,3 @@ def test_closing_the_client_closes_its_redis_connections(
     assert clients() == before + 2  # key bucket and org bucket
     client.close()
     assert clients() == before
-
-
-def _worker_main(argv: list[str]) -> None:
-    base, key, url, per_key, window, calls, max_wait = argv[:7]
-    config = redis_config(
-        url, per_key=int(per_key), window_seconds=float(window), max_wait=float(max_wait)
-    )
-    out: dict[str, Any] = {"ok": 0, "local_timeouts": 0, "http_429": 0, "times": []}
-    # Retries off: a 429 from the server must surface here, not be waited out silently.
-    with CleanlistClient(key, base, rate_limit=config, retry=RetryPolicy.disabled()) as client:
-        for _ in range(int(calls)):
-            try:
-                client.credits_balance()
-                out["ok"] += 1
-                out["times"].append(time.time())
-            except RateLimiterTimeoutError:
-                out["local_timeouts"] += 1
-                break  # the window is spent; waiting longer proves nothing more
-            except RateLimitedError:
-                out["http_429"] += 1
-    print(json.dumps(out))
-
-
-if __name__ == "__main__":
-    _worker_main(sys.argv[1:])
