@@ -274,13 +274,12 @@ def _utf8_guess(path: Path) -> SourceFacts:
 
 
 def _same_reading(a: SourceFacts, b: SourceFacts) -> bool:
-    ea, eb = a.encoding, b.encoding
-    return (ea.name, ea.had_bom, ea.transcoded, a.size) == (
-        eb.name,
-        eb.had_bom,
-        eb.transcoded,
-        b.size,
-    )
+    """Same bytes read the same way (the decisions' wording aside)."""
+
+    def reading(f: SourceFacts) -> tuple[str, bool, bool, int]:
+        return f.encoding.name, f.encoding.had_bom, f.encoding.transcoded, f.size
+
+    return reading(a) == reading(b)
 
 
 @dataclass

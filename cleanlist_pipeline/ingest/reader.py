@@ -108,6 +108,10 @@ def find_specials(data: bytes) -> np.ndarray:
     return np.flatnonzero(special)
 
 
+#: Blocks read ahead of the scan (each ``BLOCK_SIZE``).
+_AHEAD = 3
+
+
 def _blocks(
     path: Path, start: int, end: int, block_size: int, specials: bool
 ) -> Iterator[tuple[bytes, np.ndarray | None]]:
@@ -134,10 +138,6 @@ def _blocks(
                     rest.cancel()
                 return
             yield data, found
-
-
-#: Blocks read ahead of the scan (each ``BLOCK_SIZE``).
-_AHEAD = 3
 
 
 class NeedsExactScan(Exception):
