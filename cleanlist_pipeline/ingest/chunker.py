@@ -63,8 +63,8 @@ class ChunkSpec:
     size: int
     sha256: str
     part: str = ""  # "a"/"b"… after a split for a 413
-    #: XXH3-128 of the same bytes: what :func:`read_chunk` verifies at send time (about 30 times cheaper
-    #: than sha256; it guards against a drop edited after planning, not against an adversary).
+    #: XXH3-128 of the same bytes: what :func:`read_chunk` verifies at send time (about 30 times
+    #: cheaper than sha256; it guards against a drop edited after planning, not an adversary).
     #: Empty in manifests from before it existed: then the sha256 is checked.
     digest: str = ""
 

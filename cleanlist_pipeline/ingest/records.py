@@ -249,8 +249,8 @@ def key_hash64(
     A dedupe key only lives for one plan, so this need not be a published hash: SplitMix64's
     finaliser of each little-endian 8-byte word salted by its position, summed, then mixed with
     the length; computed for a whole batch with numpy (several times cheaper than slicing the
-    keys out and hashing them one call at a time). Never 0 (0 means "no key"). :func:`key_hash64_of` gives the same values
-    for separate byte strings.
+    keys out and hashing them one call at a time). Never 0 (0 means "no key").
+    :func:`key_hash64_of` gives the same values for separate byte strings.
 
     >>> w = np.frombuffer(b"A@X.io,a@x.io", np.uint8)
     >>> h, ascii_ = key_hash64(w, np.array([0, 7]), np.array([6, 13]))
