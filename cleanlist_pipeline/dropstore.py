@@ -56,6 +56,7 @@ from urllib.parse import quote, urlsplit
 import pyarrow.fs as pafs
 
 from cleanlist_pipeline.ingest import ImportPlan, IngestError, plan_file, write_rejects
+from cleanlist_pipeline.ingest.encoding import sha256_file
 from cleanlist_pipeline.ingest.mapping import sidecar_path
 from cleanlist_pipeline.ingest.source import is_uri
 from cleanlist_pipeline.storage.filesystem import atomic_file, is_local, resolve_filesystem
@@ -235,7 +236,7 @@ def local_drop(location: str | os.PathLike[str], sha256: str | None = None) -> I
     text = os.fspath(location)
     if not is_object_store(text):
         path = Path(resolve_filesystem(text)[1]) if is_uri(text) else Path(text)
-        yield LocalDrop(path, str(path), sha256 or _file_sha256(path), copied=False)
+        yield LocalDrop(path, str(path), sha256 or sha256_file(path), copied=False)
         return
     fs, path = _open(text)
     folder = tempfile.mkdtemp(prefix="cleanlist-drop-")  # 0o700
@@ -273,14 +274,6 @@ def _download(fs: pafs.FileSystem, path: str, dest: Path, uri: str) -> str:
             "the object was replaced while it was being read",
             "drops must not be overwritten in place: upload a new object, then import it",
         )
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
     return h.hexdigest()
 
 

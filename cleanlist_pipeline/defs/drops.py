@@ -17,7 +17,6 @@ not run: materialize it by hand with ``mode: append`` or ``mode: force``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from cleanlist_pipeline import dropstore
 from cleanlist_pipeline.defs.config import Settings
 from cleanlist_pipeline.defs.ledger import latest_source_sha
 from cleanlist_pipeline.defs.partitions import CSV_DROPS, partition_key_for
+from cleanlist_pipeline.ingest.encoding import sha256_file
 from cleanlist_pipeline.ingest.source import is_uri
 from cleanlist_pipeline.storage import resolve_filesystem
 
@@ -50,12 +50,8 @@ DROP_SENSOR_NAME = "cleanlist_drop_sensor"
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 hex of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """sha256 hex of a file's bytes (the same digest ``plan_file`` records for the drop)."""
+    return sha256_file(path)
 
 
 @dataclass(frozen=True)

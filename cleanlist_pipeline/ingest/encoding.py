@@ -74,7 +74,6 @@ class SourceFacts:
     """
 
     encoding: EncodingDecision
-    sha256: str
     size: int
     split_points: tuple[int, ...] = ()
 
@@ -197,20 +196,15 @@ def sha256_file(path: str | Path) -> str:
 
 
 def detect(
-    path: str | Path,
-    configured: str | None = None,
-    segment_bytes: int | None = None,
-    digest: bool = True,
+    path: str | Path, configured: str | None = None, segment_bytes: int | None = None
 ) -> SourceFacts:
-    """Read the whole file once: refuse binary content, pick the encoding, hash the bytes.
+    """Read the whole file once: refuse binary content, pick the encoding.
 
-    ``digest=False`` leaves ``sha256`` empty, for a caller that hashes the file beside this pass
-    (:func:`sha256_file` on a thread).
+    The file's sha256 is :func:`sha256_file`'s job (``plan_file`` runs both on threads).
 
     >>> detect("drop.csv").encoding.name  # doctest: +SKIP
     'utf-8'
     """
-    sha = hashlib.sha256()
     size = 0
     head = b""
     nul_at: int | None = None
@@ -230,8 +224,6 @@ def detect(
                 i = block.find(b"\x00")
                 if i >= 0:
                     nul_at = size + i
-            if digest:
-                sha.update(block)
             if utf8_ok:
                 data = pending + block if pending else block
                 cut = _last_ascii(data) + 1
@@ -272,7 +264,6 @@ def detect(
             EncodingDecision(
                 "utf-8", had_bom, False, "valid UTF-8" + (" with BOM" if had_bom else "")
             ),
-            sha.hexdigest() if digest else "",
             size,
             tuple(p for p in points if p < size),
         )
@@ -300,7 +291,6 @@ def detect(
     )
     return SourceFacts(
         EncodingDecision(candidate, had_bom, True, reason),
-        sha.hexdigest() if digest else "",
         size,
         tuple(p for p in points if p < size),
     )

@@ -270,7 +270,7 @@ def _utf8_guess(path: Path) -> SourceFacts:
     with open(path, "rb") as f:
         had_bom = f.read(len(UTF8_BOM)) == UTF8_BOM
     reason = "valid UTF-8" + (" with BOM" if had_bom else "")
-    return SourceFacts(EncodingDecision("utf-8", had_bom, False, reason), "", path.stat().st_size)
+    return SourceFacts(EncodingDecision("utf-8", had_bom, False, reason), path.stat().st_size)
 
 
 def _same_reading(a: SourceFacts, b: SourceFacts) -> bool:
@@ -418,10 +418,10 @@ def plan_file(
     with ThreadPoolExecutor(3, thread_name_prefix="cleanlist-plan") as pool:
         file_sha256 = pool.submit(sha256_file, path)
         if parallel:  # segment boundaries come from the pre-pass
-            facts = detect(path, encoding, _parallel.SEGMENT_BYTES, digest=False)
+            facts = detect(path, encoding, _parallel.SEGMENT_BYTES)
             header, mapping, newline, acc = scan_as(facts, pool)
         else:
-            prepass = pool.submit(detect, path, encoding, None, False)
+            prepass = pool.submit(detect, path, encoding)
             guess = _utf8_guess(path)
 
             def contradicted() -> bool:  # checked per batch: a binary file stops the scan early
