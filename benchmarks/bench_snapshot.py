@@ -74,8 +74,8 @@ def child_snapshot(origin: str, key: str, list_id: str, data_dir: str) -> dict[s
     warnings.filterwarnings("ignore")
     import dagster as dg
 
-    from cleanlist_pipeline.defs.resources import CleanlistResource
-    from cleanlist_pipeline.defs.snapshots import (
+    from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+    from cleanlist_pipeline.dagster_layer.snapshots import (
         LISTS_PARTITIONS,
         SNAPSHOT_IO_MANAGER_KEY,
         LeadsSnapshotIOManager,

@@ -21,7 +21,7 @@ _LAZY: dict[str, str] = {
     "RateLimitConfig": "cleanlist_pipeline.api.ratelimit",
     "CleanlistError": "cleanlist_pipeline.api.errors",
     "APIError": "cleanlist_pipeline.api.errors",
-    "CleanlistResource": "cleanlist_pipeline.defs.resources",
+    "CleanlistResource": "cleanlist_pipeline.dagster_layer.resources",
 }
 
 __all__ = [
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from cleanlist_pipeline.api.errors import APIError, CleanlistError
     from cleanlist_pipeline.api.ratelimit import RateLimitConfig
     from cleanlist_pipeline.api.retry import RetryPolicy
-    from cleanlist_pipeline.defs.resources import CleanlistResource
+    from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 
 
 def __getattr__(name: str) -> Any:

@@ -93,13 +93,13 @@ class Pipeline:
         import dagster as dg
 
         from cleanlist_pipeline.definitions import build_definitions
-        from cleanlist_pipeline.defs.config import load_settings
+        from cleanlist_pipeline.settings import settings_from_env as load_settings
 
         return cls(build_definitions(), dg.DagsterInstance.get(), load_settings())
 
     def client(self) -> Any:
         """A plain API client from the same resource the definitions use."""
-        from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
+        from cleanlist_pipeline.dagster_layer.resources import cleanlist_resource_from_env
 
         return cleanlist_resource_from_env().get_client()
 
@@ -210,8 +210,8 @@ def import_drops(
     verbose: bool,
 ) -> list[DropOutcome]:
     """Import every drop of the configured folder through ``cleanlist_import_job``."""
-    from cleanlist_pipeline.defs.drops import scan_drops
-    from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+    from cleanlist_pipeline.dagster_layer.drops import scan_drops
+    from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
     scan = scan_drops(pipeline.settings.drops_dir)
     for refusal in scan.refused:
@@ -280,8 +280,8 @@ def import_drops(
 
 
 def _pending_for(instance: dg.DagsterInstance, lists: set[str]) -> tuple[int, set[str]]:
-    from cleanlist_pipeline.defs.enrichment import SENSOR_NAME, EnrichmentCursor
-    from cleanlist_pipeline.defs.lifecycle import load_sensor_cursor
+    from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME, EnrichmentCursor
+    from cleanlist_pipeline.dagster_layer.lifecycle import load_sensor_cursor
 
     state = EnrichmentCursor.from_json(load_sensor_cursor(instance, SENSOR_NAME))
     pending = [w for w in state.pending.values() if w.list_id in lists]
@@ -304,8 +304,8 @@ def wait_for_enrichment(
     ``build_sensor_context`` against the persistent instance and executes the snapshot runs it
     requests (see ``lifecycle.tick_sensor``), exactly what the sensor daemon would do.
     """
-    from cleanlist_pipeline.defs.enrichment import ENRICHMENT_CHECK, EVENT, SENSOR_NAME
-    from cleanlist_pipeline.defs.lifecycle import tick_sensor
+    from cleanlist_pipeline.dagster_layer.enrichment import ENRICHMENT_CHECK, EVENT, SENSOR_NAME
+    from cleanlist_pipeline.dagster_layer.lifecycle import tick_sensor
 
     outcomes = {list_id: ListOutcome(list_id) for list_id in lists}
     deadline = time.monotonic() + timeout_s
@@ -381,8 +381,8 @@ def wait_for_enrichment(
 
 def snapshot_list(pipeline: Pipeline, list_id: str, *, verbose: bool = False) -> dict[str, Any]:
     """Materialize ``leads_snapshot`` for one list; its metadata (raises on failure)."""
-    from cleanlist_pipeline.defs.lifecycle import SNAPSHOT_JOB
-    from cleanlist_pipeline.defs.snapshots import LISTS_PARTITIONS
+    from cleanlist_pipeline.dagster_layer.lifecycle import SNAPSHOT_JOB
+    from cleanlist_pipeline.dagster_layer.snapshots import LISTS_PARTITIONS
 
     if not pipeline.instance.has_dynamic_partition(LISTS_PARTITIONS.name, list_id):
         pipeline.instance.add_dynamic_partitions(LISTS_PARTITIONS.name, [list_id])
@@ -396,8 +396,8 @@ def snapshot_list(pipeline: Pipeline, list_id: str, *, verbose: bool = False) ->
 
 def write_catalog(pipeline: Pipeline, *, verbose: bool = False) -> dict[str, Any]:
     """Materialize ``lead_lists`` (through the daily refresh job); its metadata."""
-    from cleanlist_pipeline.defs.catalog import LEAD_LISTS_KEY
-    from cleanlist_pipeline.defs.lifecycle import REFRESH_JOB
+    from cleanlist_pipeline.dagster_layer.catalog import LEAD_LISTS_KEY
+    from cleanlist_pipeline.dagster_layer.lifecycle import REFRESH_JOB
 
     result = pipeline.execute(REFRESH_JOB, asset_selection=[LEAD_LISTS_KEY], verbose=verbose)
     if not result.success:
@@ -639,7 +639,8 @@ def run(
 @_verbose_option
 def demo(enrichment: str, data_dir: str | None, timeout: float, verbose: bool) -> None:
     """`run` with the sample drops, on the embedded sandbox (refuses with a real API key)."""
-    from cleanlist_pipeline.defs.config import EMBEDDED_LIST_NAME, load_settings
+    from cleanlist_pipeline.settings import EMBEDDED_LIST_NAME
+from cleanlist_pipeline.settings import settings_from_env as load_settings
 
     if os.environ.get("CLEANLIST_API_KEY"):
         raise click.UsageError(
@@ -673,8 +674,8 @@ def demo(enrichment: str, data_dir: str | None, timeout: float, verbose: bool) -
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(drops: str | None, as_json: bool) -> None:
     """Show what importing each drop would do (mapping, chunks, rejects, credits); sends nothing."""
-    from cleanlist_pipeline.defs.config import load_settings
-    from cleanlist_pipeline.defs.imports import describe_plan
+    from cleanlist_pipeline.settings import settings_from_env as load_settings
+    from cleanlist_pipeline.dagster_layer.imports import describe_plan
 
     _prepare_environment(drops=drops)
     settings = load_settings()
@@ -728,8 +729,8 @@ def _print_plan(items: Iterable[dict[str, Any]]) -> None:
 @click.option("--wait/--no-wait", default=False, help="Wait until the backfill finishes.")
 def backfill(url: str, drops: str | None, max_credits: int | None, wait: bool) -> None:
     """Launch an asset backfill of every drop through the webserver (shows in the UI)."""
-    from cleanlist_pipeline.defs.backfill import launch_drops_backfill, wait_for_backfill
-    from cleanlist_pipeline.defs.config import load_settings
+    from cleanlist_pipeline.dagster_layer.backfill import launch_drops_backfill, wait_for_backfill
+    from cleanlist_pipeline.settings import settings_from_env as load_settings
 
     _prepare_environment(drops=drops)
     try:
@@ -778,8 +779,8 @@ def enrich(
     verbose: bool,
 ) -> None:
     """Enrich leads already imported into a list; the enrichment sensor watches the workflows."""
-    from cleanlist_pipeline.defs.lifecycle import ENRICH_JOB
-    from cleanlist_pipeline.defs.snapshots import LISTS_PARTITIONS
+    from cleanlist_pipeline.dagster_layer.lifecycle import ENRICH_JOB
+    from cleanlist_pipeline.dagster_layer.snapshots import LISTS_PARTITIONS
 
     _prepare_environment(data_dir=data_dir)
     pipeline = Pipeline.load()
@@ -837,8 +838,8 @@ def snapshot(list_id: str, data_dir: str | None, verbose: bool) -> None:
 def status(drops: str | None) -> None:
     """Who the key is, its scopes and balance, the drops and their import state, pending work."""
     from cleanlist_pipeline.api.errors import CleanlistError
-    from cleanlist_pipeline.defs.drops import scan_drops
-    from cleanlist_pipeline.defs.ledger import iter_ledger
+    from cleanlist_pipeline.dagster_layer.drops import scan_drops
+    from cleanlist_pipeline.dagster_layer.ledger import iter_ledger
 
     _prepare_environment(drops=drops)
     pipeline = Pipeline.load()
@@ -891,8 +892,8 @@ def status(drops: str | None) -> None:
 
 
 def _print_pending(instance: dg.DagsterInstance) -> None:
-    from cleanlist_pipeline.defs.enrichment import SENSOR_NAME, EnrichmentCursor
-    from cleanlist_pipeline.defs.lifecycle import load_sensor_cursor
+    from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME, EnrichmentCursor
+    from cleanlist_pipeline.dagster_layer.lifecycle import load_sensor_cursor
 
     cursors = {"cleanlist-pipeline": load_sensor_cursor(instance, SENSOR_NAME)}
     for state in instance.all_instigator_state():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cleanlist_pipeline.defs.config import load_settings
-from cleanlist_pipeline.defs.imports import build_import_definitions
-from cleanlist_pipeline.defs.lifecycle import build_lifecycle_definitions
-from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from cleanlist_pipeline.dagster_layer.imports import build_import_definitions
+from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
+from cleanlist_pipeline.dagster_layer.resources import cleanlist_resource_from_env
 
 
 def build_definitions() -> dg.Definitions:

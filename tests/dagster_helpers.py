@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
 
 def materialization(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from cleanlist_pipeline.api import (
     RateLimitConfig,
     RetryPolicy,
 )
-from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.testing import SandboxHandle
 
 

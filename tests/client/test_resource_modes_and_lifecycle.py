@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from cleanlist_pipeline.api import CleanlistClient, ConfigurationError
-from cleanlist_pipeline.defs.resources import CleanlistResource, cleanlist_resource_from_env
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource, cleanlist_resource_from_env
 from cleanlist_pipeline.testing import SandboxHandle
 
 

@@ -23,12 +23,13 @@ import pytest
 from click.testing import CliRunner
 
 from cleanlist_pipeline.cli import main
-from cleanlist_pipeline.defs.config import EMBEDDED_LIST_NAME, load_settings
-from cleanlist_pipeline.defs.enrichment import EnrichConfig
-from cleanlist_pipeline.defs.imports import ImportConfig, build_import_definitions
-from cleanlist_pipeline.defs.lifecycle import build_lifecycle_definitions
-from cleanlist_pipeline.defs.resources import CleanlistResource
-from cleanlist_pipeline.defs.snapshots import SnapshotConfig
+from cleanlist_pipeline.settings import EMBEDDED_LIST_NAME
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from cleanlist_pipeline.dagster_layer.enrichment import EnrichConfig
+from cleanlist_pipeline.dagster_layer.imports import ImportConfig, build_import_definitions
+from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.snapshots import SnapshotConfig
 
 from . import readme
 
@@ -192,7 +193,7 @@ def test_defaults_that_depend_on_the_api_key_are_as_documented() -> None:
     assert real.drops_dir is None and real.list_name is None and real.list_id is None
     assert real.data_dir == "data"
 
-    from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
+    from cleanlist_pipeline.dagster_layer.resources import cleanlist_resource_from_env
 
     defs = dg.Definitions.merge(
         build_import_definitions(real),

@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from cleanlist_pipeline.defs.enrichment import SENSOR_NAME, PollPolicy
-from cleanlist_pipeline.defs.lifecycle import TickReport, tick_sensor
+from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME, PollPolicy
+from cleanlist_pipeline.dagster_layer.lifecycle import TickReport, tick_sensor
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DROPS = REPO / "sample_data" / "drops"
@@ -57,10 +57,10 @@ def pipeline(
     cleanlist_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Pipeline]:
     """The project's import + lifecycle definitions against the sandbox process."""
-    from cleanlist_pipeline.defs.config import load_settings
-    from cleanlist_pipeline.defs.imports import build_import_definitions
-    from cleanlist_pipeline.defs.lifecycle import build_lifecycle_definitions
-    from cleanlist_pipeline.defs.resources import cleanlist_resource_from_env
+    from cleanlist_pipeline.settings import settings_from_env as load_settings
+    from cleanlist_pipeline.dagster_layer.imports import build_import_definitions
+    from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
+    from cleanlist_pipeline.dagster_layer.resources import cleanlist_resource_from_env
 
     drops, data = tmp_path / "drops", tmp_path / "data"
     shutil.copytree(SAMPLE_DROPS, drops)

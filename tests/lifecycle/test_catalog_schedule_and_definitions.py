@@ -10,10 +10,10 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from cleanlist_pipeline.defs.config import load_settings
-from cleanlist_pipeline.defs.enrichment import SENSOR_NAME
-from cleanlist_pipeline.defs.lifecycle import REFRESH_JOB, build_lifecycle_definitions
-from cleanlist_pipeline.defs.schedules import SCHEDULE_NAME
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME
+from cleanlist_pipeline.dagster_layer.lifecycle import REFRESH_JOB, build_lifecycle_definitions
+from cleanlist_pipeline.dagster_layer.schedules import SCHEDULE_NAME
 
 from .conftest import QUIET, Pipeline
 

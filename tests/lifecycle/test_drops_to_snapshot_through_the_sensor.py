@@ -13,8 +13,8 @@ import httpx
 import pandas as pd
 import pyarrow.dataset as ds
 
-from cleanlist_pipeline.defs.enrichment import ENRICHMENT_CHECK, ENRICHMENT_KEY, EVENT, SENSOR_NAME
-from cleanlist_pipeline.defs.lifecycle import load_sensor_cursor
+from cleanlist_pipeline.dagster_layer.enrichment import ENRICHMENT_CHECK, ENRICHMENT_KEY, EVENT, SENSOR_NAME
+from cleanlist_pipeline.dagster_layer.lifecycle import load_sensor_cursor
 from cleanlist_pipeline.storage import latest_snapshot, read_snapshot
 
 from .conftest import Pipeline
@@ -136,7 +136,7 @@ def test_sample_drops_reach_parquet_through_the_enrichment_sensor(
 def test_the_sensor_forgets_nothing_and_finishes_nothing_twice_across_restarts(
     pipeline: Pipeline, cleanlist_sandbox: Any
 ) -> None:
-    from cleanlist_pipeline.defs.lifecycle import _CURSOR_KEY
+    from cleanlist_pipeline.dagster_layer.lifecycle import _CURSOR_KEY
 
     cleanlist_sandbox.settings(enrich_seconds=3600)  # hold the workflows running
     results = pipeline.import_all(enrichment="partial")

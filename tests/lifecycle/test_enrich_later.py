@@ -8,8 +8,8 @@ from typing import Any
 
 import dagster as dg
 
-from cleanlist_pipeline.defs.enrichment import ENRICHMENT_CHECK, ENRICHMENT_KEY, EVENT
-from cleanlist_pipeline.defs.lifecycle import ENRICH_JOB
+from cleanlist_pipeline.dagster_layer.enrichment import ENRICHMENT_CHECK, ENRICHMENT_KEY, EVENT
+from cleanlist_pipeline.dagster_layer.lifecycle import ENRICH_JOB
 
 from .conftest import QUIET, Pipeline
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from cleanlist_pipeline.api.errors import RateLimitedError, ServerError
-from cleanlist_pipeline.defs.enrichment import (
+from cleanlist_pipeline.dagster_layer.enrichment import (
     ENRICHMENT_CHECK,
     EVENT,
     Dispatch,

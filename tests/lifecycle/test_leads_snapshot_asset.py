@@ -9,10 +9,10 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
-from cleanlist_pipeline.defs.config import load_settings
-from cleanlist_pipeline.defs.lifecycle import SNAPSHOT_JOB, build_lifecycle_definitions
-from cleanlist_pipeline.defs.resources import CleanlistResource
-from cleanlist_pipeline.defs.snapshots import ROW_COUNT_CHECK
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from cleanlist_pipeline.dagster_layer.lifecycle import SNAPSHOT_JOB, build_lifecycle_definitions
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.snapshots import ROW_COUNT_CHECK
 from cleanlist_pipeline.storage import write_leads_snapshot
 
 from .conftest import QUIET, Pipeline

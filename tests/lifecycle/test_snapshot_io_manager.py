@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from cleanlist_pipeline.defs.snapshots import (
+from cleanlist_pipeline.dagster_layer.snapshots import (
     LEADS_SNAPSHOT_KEY,
     LISTS_PARTITIONS,
     SNAPSHOT_IO_MANAGER_KEY,

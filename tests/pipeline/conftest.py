@@ -12,11 +12,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.imports import build_import_definitions
-from cleanlist_pipeline.defs.ledger import iter_ledger
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
-from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.dagster_layer.imports import build_import_definitions
+from cleanlist_pipeline.dagster_layer.ledger import iter_ledger
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from tests.dagster_helpers import failure_message as failure_message  # the tests here import it
 from tests.dagster_helpers import materialization
 

@@ -6,7 +6,7 @@ import time
 
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
+from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
 
 from .conftest import HEADER, Pipeline, failure_message, lead_rows, make_resource
 

@@ -15,10 +15,10 @@ import dagster as dg
 import httpx
 import pytest
 
-from cleanlist_pipeline.defs.backfill import launch_drops_backfill, wait_for_backfill
-from cleanlist_pipeline.defs.config import load_settings
-from cleanlist_pipeline.defs.drops import scan_drops
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
+from cleanlist_pipeline.dagster_layer.backfill import launch_drops_backfill, wait_for_backfill
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from cleanlist_pipeline.dagster_layer.drops import scan_drops
+from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
 
 from .conftest import REPO
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanlist_pipeline.defs.drops import scan_drops
-from cleanlist_pipeline.defs.partitions import partition_key_for
+from cleanlist_pipeline.dagster_layer.drops import scan_drops
+from cleanlist_pipeline.dagster_layer.partitions import partition_key_for
 
 
 def test_keys_never_hold_range_separator_or_commas() -> None:

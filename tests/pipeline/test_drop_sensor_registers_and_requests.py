@@ -10,9 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.drops import DROP_SENSOR_NAME, evaluate_drops, file_sha256
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.dagster_layer.drops import DROP_SENSOR_NAME, evaluate_drops, file_sha256
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
 from .conftest import HEADER, Pipeline, lead_rows
 

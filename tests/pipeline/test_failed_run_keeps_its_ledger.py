@@ -8,9 +8,9 @@ from typing import Any
 import dagster as dg
 
 from cleanlist_pipeline.api.errors import ServerError
-from cleanlist_pipeline.defs.checks import evaluate_failed_chunks
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY
-from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.checks import evaluate_failed_chunks
+from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 
 from .conftest import HEADER, Pipeline, failure_message, lead_rows
 

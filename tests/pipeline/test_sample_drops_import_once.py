@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cleanlist_pipeline.defs.drops import scan_drops
+from cleanlist_pipeline.dagster_layer.drops import scan_drops
 
 from .conftest import Pipeline, failure_message
 

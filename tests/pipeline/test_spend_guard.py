@@ -22,7 +22,7 @@ def test_estimate_above_max_credits_fails_before_importing(pipeline: Pipeline) -
 
 
 def test_dispatch_within_budget_records_workflows_in_the_ledger(pipeline: Pipeline) -> None:
-    from cleanlist_pipeline.defs.ledger import iter_dispatched_workflows
+    from cleanlist_pipeline.dagster_layer.ledger import iter_dispatched_workflows
 
     p = pipeline
     (p.drops / "paid.csv").write_text(HEADER + lead_rows(40))

@@ -260,7 +260,7 @@ class Deployment:
 
     def add_drop(self, name: str, content: bytes) -> str:
         """Write a drop file and register its partition; returns the partition key."""
-        from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME, partition_key_for
+        from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME, partition_key_for
 
         path = self.drops / name
         path.parent.mkdir(parents=True, exist_ok=True)

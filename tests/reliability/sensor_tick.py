@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cleanlist_pipeline.definitions import build_definitions
-    from cleanlist_pipeline.defs.enrichment import SENSOR_NAME
-    from cleanlist_pipeline.defs.lifecycle import tick_sensor
+    from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME
+    from cleanlist_pipeline.dagster_layer.lifecycle import tick_sensor
 
     defs = build_definitions()
     instance = dg.DagsterInstance.get()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cleanlist_pipeline.defs.drops import evaluate_drops
-from cleanlist_pipeline.defs.partitions import partition_key_for
+from cleanlist_pipeline.dagster_layer.drops import evaluate_drops
+from cleanlist_pipeline.dagster_layer.partitions import partition_key_for
 from cleanlist_pipeline.testing import SandboxHandle
 
 from .harness import csv_bytes, lead_rows

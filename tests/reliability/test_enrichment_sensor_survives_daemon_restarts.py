@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cleanlist_pipeline.defs.enrichment import PollPolicy
+from cleanlist_pipeline.dagster_layer.enrichment import PollPolicy
 from cleanlist_pipeline.testing import SandboxHandle
 
 from .harness import Deployment, csv_bytes, find_list, lead_rows
@@ -25,7 +25,7 @@ ROWS_PER_CHUNK = 100  # → 3 chunks → 3 workflows
 def _terminal_observations(instance: Any) -> dict[str, int]:
     import dagster as dg
 
-    from cleanlist_pipeline.defs.enrichment import ENRICHMENT_KEY, EVENT
+    from cleanlist_pipeline.dagster_layer.enrichment import ENRICHMENT_KEY, EVENT
 
     counts: dict[str, int] = {}
     cursor = None

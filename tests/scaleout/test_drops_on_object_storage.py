@@ -19,11 +19,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from cleanlist_pipeline.defs.config import Settings, load_settings
-from cleanlist_pipeline.defs.drops import DROP_SENSOR_NAME, scan_drops
-from cleanlist_pipeline.defs.imports import build_import_definitions, describe_plan
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
-from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from cleanlist_pipeline.dagster_layer.drops import DROP_SENSOR_NAME, scan_drops
+from cleanlist_pipeline.dagster_layer.imports import build_import_definitions, describe_plan
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.dropstore import local_drop
 from cleanlist_pipeline.ingest import DropChangedError, NotCSVError, read_chunk, split_chunk
 from tests.dagster_helpers import failure_message, materialization, run_import_in_processes

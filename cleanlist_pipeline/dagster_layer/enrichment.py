@@ -47,9 +47,9 @@ from cleanlist_pipeline.api.errors import (
     RateLimitedError,
     ValidationError,
 )
-from cleanlist_pipeline.defs.ledger import iter_ledger
-from cleanlist_pipeline.defs.resources import CleanlistResource
-from cleanlist_pipeline.defs.snapshots import LISTS_PARTITIONS
+from cleanlist_pipeline.dagster_layer.ledger import iter_ledger
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.snapshots import LISTS_PARTITIONS
 
 ENRICHMENT_KEY = dg.AssetKey("cleanlist_enrichment")
 ENRICHMENT_CHECK = "enrichment_succeeded"

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 if TYPE_CHECKING:  # imports.py imports this module: types only, no cycle at run time
-    from cleanlist_pipeline.defs.imports import PlanSummary
-    from cleanlist_pipeline.defs.resources import CleanlistResource
+    from cleanlist_pipeline.dagster_layer.imports import PlanSummary
+    from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 
 
 def _numbers(values: list[int], limit: int = 40) -> str:

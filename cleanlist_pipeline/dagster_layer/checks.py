@@ -16,8 +16,8 @@ from typing import Any
 
 import dagster as dg
 
-from cleanlist_pipeline.defs.ledger import IMPORT_ASSET_KEY, LedgerEntry, iter_ledger
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY, LedgerEntry, iter_ledger
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
 __all__ = ["build_import_checks", "evaluate_accounting", "evaluate_failed_chunks"]
 

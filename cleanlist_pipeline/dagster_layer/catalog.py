@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from cleanlist_pipeline.defs.resources import CleanlistResource
-from cleanlist_pipeline.defs.snapshots import table_schema_metadata
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.snapshots import table_schema_metadata
 from cleanlist_pipeline.storage import write_lists_catalog
 
 LEAD_LISTS_KEY = dg.AssetKey("lead_lists")

@@ -12,16 +12,16 @@ from typing import Any
 import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
-from cleanlist_pipeline.defs.catalog import build_catalog_asset
-from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.enrichment import (
+from cleanlist_pipeline.dagster_layer.catalog import build_catalog_asset
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.dagster_layer.enrichment import (
     PollPolicy,
     build_enrichment_sensor,
     cleanlist_enrichment,
     enrichment_succeeded,
 )
-from cleanlist_pipeline.defs.schedules import build_refresh_schedule
-from cleanlist_pipeline.defs.snapshots import (
+from cleanlist_pipeline.dagster_layer.schedules import build_refresh_schedule
+from cleanlist_pipeline.dagster_layer.snapshots import (
     LEADS_SNAPSHOT_KEY,
     SNAPSHOT_IO_MANAGER_KEY,
     LeadsSnapshotIOManager,

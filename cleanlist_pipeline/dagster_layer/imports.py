@@ -48,24 +48,24 @@ from pydantic import Field
 
 from cleanlist_pipeline.api import errors as api_errors
 from cleanlist_pipeline.api.idempotency import chunk_import_key
-from cleanlist_pipeline.defs.backfill import (
+from cleanlist_pipeline.dagster_layer.backfill import (
     backfill_id_of,
     record_backfill_stop,
     reserve_backfill_credits,
     stopped_reason,
 )
-from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.drops import DropFile, build_drop_sensor, resolve_drop, scan_drops
-from cleanlist_pipeline.defs.import_report import render_report
-from cleanlist_pipeline.defs.ledger import (
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.dagster_layer.drops import DropFile, build_drop_sensor, resolve_drop, scan_drops
+from cleanlist_pipeline.dagster_layer.import_report import render_report
+from cleanlist_pipeline.dagster_layer.ledger import (
     IMPORT_ASSET_KEY,
     LedgerEntry,
     decode_hashes,
     encode_hashes,
     iter_ledger,
 )
-from cleanlist_pipeline.defs.partitions import CSV_DROPS
-from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.dropstore import LocalDrop, local_drop, publish_rejects, rejects_target
 from cleanlist_pipeline.ingest import (
     API_MAX_BYTES,
@@ -1014,7 +1014,7 @@ def build_import_job() -> UnresolvedAssetJobDefinition:
 def build_import_definitions(settings: Settings) -> dg.Definitions:
     """Assets, checks, job, sensor and executor of the import layer (the resource comes from
     ``definitions.py`` under the key ``cleanlist``)."""
-    from cleanlist_pipeline.defs.checks import build_import_checks
+    from cleanlist_pipeline.dagster_layer.checks import build_import_checks
 
     asset = build_import_asset(settings)
     job = build_import_job()

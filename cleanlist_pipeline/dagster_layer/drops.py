@@ -29,9 +29,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from cleanlist_pipeline import dropstore
-from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.ledger import latest_source_sha
-from cleanlist_pipeline.defs.partitions import CSV_DROPS, partition_key_for
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.dagster_layer.ledger import latest_source_sha
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS, partition_key_for
 from cleanlist_pipeline.ingest.encoding import sha256_file
 from cleanlist_pipeline.ingest.source import is_uri
 from cleanlist_pipeline.storage import resolve_filesystem

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import dagster as dg
 import pyarrow as pa
 
-from cleanlist_pipeline.defs.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.storage import (
     SnapshotResult,
     latest_snapshot,

@@ -32,8 +32,8 @@ from typing import Any
 import dagster as dg
 import httpx
 
-from cleanlist_pipeline.defs.config import Settings
-from cleanlist_pipeline.defs.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
 __all__ = [
     "BackfillLaunch",
@@ -202,7 +202,7 @@ def launch_drops_backfill(
     >>> launch_drops_backfill("http://127.0.0.1:3000", load_settings())  # doctest: +SKIP
     BackfillLaunch(backfill_id='abcdefgh', partitions=[...], ...)
     """
-    from cleanlist_pipeline.defs.drops import scan_drops
+    from cleanlist_pipeline.dagster_layer.drops import scan_drops
 
     folder = drops_dir or settings.drops_dir
     if not folder:

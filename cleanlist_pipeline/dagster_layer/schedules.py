@@ -11,8 +11,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
-from cleanlist_pipeline.defs.catalog import LEAD_LISTS_KEY
-from cleanlist_pipeline.defs.snapshots import LEADS_SNAPSHOT_KEY, LISTS_PARTITIONS
+from cleanlist_pipeline.dagster_layer.catalog import LEAD_LISTS_KEY
+from cleanlist_pipeline.dagster_layer.snapshots import LEADS_SNAPSHOT_KEY, LISTS_PARTITIONS
 
 SCHEDULE_NAME = "cleanlist_daily_refresh"
 DEFAULT_CRON = "0 5 * * *"
