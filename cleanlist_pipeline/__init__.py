@@ -22,16 +22,24 @@ _LAZY: dict[str, str] = {
     "CleanlistError": "cleanlist_pipeline.api.errors",
     "APIError": "cleanlist_pipeline.api.errors",
     "CleanlistResource": "cleanlist_pipeline.dagster_layer.resources",
+    "CleanlistComponent": "cleanlist_pipeline.dagster_layer.component",
+    "Settings": "cleanlist_pipeline.settings",
+    "settings_from_env": "cleanlist_pipeline.settings",
+    "build_definitions": "cleanlist_pipeline.definitions",
 }
 
 __all__ = [
     "APIError",
     "CleanlistClient",
+    "CleanlistComponent",
     "CleanlistError",
     "CleanlistResource",
     "RateLimitConfig",
     "RetryPolicy",
+    "Settings",
     "__version__",
+    "build_definitions",
+    "settings_from_env",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +47,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from cleanlist_pipeline.api.errors import APIError, CleanlistError
     from cleanlist_pipeline.api.ratelimit import RateLimitConfig
     from cleanlist_pipeline.api.retry import RetryPolicy
+    from cleanlist_pipeline.dagster_layer.component import CleanlistComponent
     from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+    from cleanlist_pipeline.definitions import build_definitions
+    from cleanlist_pipeline.settings import Settings, settings_from_env
+
+
+def __dir__() -> list[str]:
+    # `dg list components` enumerates the registry module with dir(): lazy names must be listed
+    return sorted({*globals(), *_LAZY})
 
 
 def __getattr__(name: str) -> Any:

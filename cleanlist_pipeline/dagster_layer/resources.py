@@ -1,19 +1,27 @@
 """``CleanlistResource``: the Dagster resource that holds settings and hands out API clients.
 
-Two modes, decided by the API key:
+Two modes, decided by the API key the deployment configured:
 
-* **api** — a key is configured (``EnvVar("CLEANLIST_API_KEY")``): talk to ``base_url``
-  (default ``https://api.cleanlist.ai/api/v1/public``; ``CLEANLIST_BASE_URL`` overrides).
+* **api** — a key: talk to ``base_url`` (default ``https://api.cleanlist.ai/api/v1/public``).
 * **embedded-sandbox** — no key: start (once per process) the embedded sandbox over
-  ``$DAGSTER_HOME/cleanlist-sandbox.sqlite`` and talk to it with its fixed local key. Every log
+  ``<state dir>/cleanlist-sandbox.sqlite`` and talk to it with its fixed local key. Every log
   line and ``describe_target()`` say so, so nobody mistakes a demo for a real import.
 
-Inside a run the resource opens one ``CleanlistClient`` (one ``httpx.Client`` connection pool and
-rate-limiter connection) at setup and closes it at teardown; ``get_client()`` hands out that client
-made with ``close_on_exit=False``, so ``with resource.get_client() as c:`` is right both in runs
-and outside them (sensors, CLI), where a fresh client is returned and the ``with`` block closes it.
+**Where the key may go.** ``CleanlistResource.from_settings(settings)`` pins the deployment's key
+and origin in the resource's *class* (a subclass made per settings), where run config cannot
+reach them: Dagster rebuilds a resource from run config with ``self.__class__(**values)``, so
+the pin survives, while the key is never a config value the Launchpad shows or replaces. A
+run-config ``base_url`` on another origin than the pinned one is refused unless that run config
+also brings its own ``api_key`` — otherwise anyone able to launch a run could send the
+production key to a host of their choosing. Nothing here falls back to the environment: with
+two instances in one code location that would also hand one instance's key to the other.
 
->>> resource = CleanlistResource(api_key=None)
+Inside a run the resource opens one ``CleanlistClient`` (one connection pool and rate-limiter
+connection) at setup and closes it at teardown; ``get_client()`` hands out that client made with
+``close_on_exit=False``, so ``with resource.get_client() as c:`` is right both in runs and
+outside them (sensors, CLI), where a fresh client is returned and the ``with`` block closes it.
+
+>>> resource = CleanlistResource()
 >>> resource.mode
 'embedded-sandbox'
 """
@@ -21,33 +29,74 @@ and outside them (sensors, CLI), where a fresh client is returned and the ``with
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-import warnings
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import httpx
 from pydantic import Field, PrivateAttr
 
-from cleanlist_pipeline.api.client import DEFAULT_BASE_URL, V1_PREFIX, CleanlistClient
+from cleanlist_pipeline import contract
+from cleanlist_pipeline.api.client import CleanlistClient
 from cleanlist_pipeline.api.ratelimit import RateLimitConfig
 from cleanlist_pipeline.api.retry import RetryPolicy
+from cleanlist_pipeline.settings import (
+    MODE_API,
+    MODE_EMBEDDED,
+    Names,
+    Settings,
+    default_state_dir,
+    origin_of,
+)
 
 __all__ = [
     "EMBEDDED_RATE_LIMIT",
     "CleanlistResource",
+    "TargetRefused",
+    "cleanlist_of",
     "cleanlist_resource_from_env",
 ]
 
-MODE_EMBEDDED = "embedded-sandbox"
-MODE_API = "api"
 #: The embedded sandbox has its limits off; ours stays on (same code path) but never binds.
 EMBEDDED_RATE_LIMIT = 100_000
 
 _logger = logging.getLogger("cleanlist_pipeline.api")
+
+
+class TargetRefused(dg.DagsterInvalidConfigError):
+    """Run config asked to send the deployment's key somewhere the deployment did not say."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [], None)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the deployment pinned: the key (or none: embedded), its origin, where state lives."""
+
+    api_key: str | None
+    base_url: str
+    state_dir: str
+    redis_url: str | None
+    sandbox_enrich_seconds: float
+
+    def __repr__(self) -> str:  # the key must never reach a repr
+        mode = MODE_EMBEDDED if not self.api_key else MODE_API
+        return f"Deployment({mode}, {self.base_url})"
+
+    @classmethod
+    def of(cls, settings: Settings) -> Deployment:
+        return cls(
+            api_key=settings.api_key or None,
+            base_url=settings.api_base_url,
+            state_dir=settings.state_dir or default_state_dir({}),
+            redis_url=settings.redis_url,
+            sandbox_enrich_seconds=settings.sandbox_enrich_seconds,
+        )
+
+
+_UNPINNED = Deployment(None, contract.DEFAULT_BASE_URL, "", None, 3.0)
 
 
 class _PrefixedLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -58,7 +107,7 @@ class _PrefixedLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 def _resolve(value: Any) -> str | None:
-    """A config value as a plain string; an unresolved ``EnvVar`` is read from the environment."""
+    """A config value as a plain string; an unresolved ``EnvVar`` is read through Dagster."""
     if value is None:
         return None
     if isinstance(value, dg.EnvVar):
@@ -69,22 +118,26 @@ def _resolve(value: Any) -> str | None:
 class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Cleanlist API access for assets, ops and sensors.
 
-    Leave ``api_key`` unset to run against the embedded sandbox. Rate limits count requests
-    per ``rate_limit_window_seconds`` across every process on the machine (or Redis);
-    0 disables the limiter.
+    Build it with :meth:`from_settings`. Rate limits count requests per
+    ``rate_limit_window_seconds`` across every process on the machine (or Redis); 0 disables
+    the limiter. ``api_key`` and ``base_url`` are for run config that brings its own key (a
+    test key, another region): the deployment's key is not a config value.
     """
+
+    #: Pinned by :meth:`from_settings` on a per-settings subclass; ``None`` on the base class.
+    deployment: ClassVar[Deployment | None] = None
 
     api_key: str | None = Field(
         default=None,
-        description="Cleanlist API key (clapi_…). Pass EnvVar('CLEANLIST_API_KEY'); "
-        "leave unset for the embedded sandbox.",
+        description="An API key (clapi_…) for this run only; the deployment's own key is not "
+        "shown or set here. Leave unset to use the deployment's key (or the embedded sandbox).",
         json_schema_extra={"dagster__is_secret": True},
         repr=False,  # keep the key out of reprs that reach logs and tracebacks
     )
     base_url: str | None = Field(
         default=None,
-        description="API base URL including the prefix (…/api/v1/public or …/api/v2). "
-        f"Default {DEFAULT_BASE_URL}. http:// is refused except on loopback.",
+        description="API base URL including the prefix (…/api/v1/public or …/api/v2). Only the "
+        "deployment's origin, unless api_key is given too. http:// is refused except on loopback.",
     )
     timeout_seconds: float = Field(default=30.0, description="Read/write/pool timeout per request.")
     connect_timeout_seconds: float = Field(default=10.0, description="Connect timeout.")
@@ -93,12 +146,16 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=120.0, description="Most seconds one call may sleep between retries."
     )
     rate_limit_per_key: int = Field(
-        default=30, description="Requests per window per key (documented: 30/min). 0: no limiter."
+        default=contract.RATE_LIMIT_PER_KEY,
+        description="Requests per window per key (documented: 30/min). 0: no limiter.",
     )
     rate_limit_per_org: int = Field(
-        default=60, description="Requests per window per organization (documented: 60/min)."
+        default=contract.RATE_LIMIT_PER_ORG,
+        description="Requests per window per organization (documented: 60/min).",
     )
-    rate_limit_window_seconds: float = Field(default=60.0, description="Rate-limit window.")
+    rate_limit_window_seconds: float = Field(
+        default=contract.RATE_LIMIT_WINDOW_SECONDS, description="Rate-limit window."
+    )
     rate_limit_safety_margin: int = Field(
         default=1, description="Taken off each limit against clock skew with the server."
     )
@@ -107,7 +164,7 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     )
     rate_limit_db_path: str | None = Field(
         default=None,
-        description="SQLite limiter file; default $DAGSTER_HOME/cleanlist-ratelimit.sqlite.",
+        description="SQLite limiter file; default <state dir>/cleanlist-ratelimit.sqlite.",
     )
     redis_url: str | None = Field(
         default=None,
@@ -125,12 +182,72 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     _run_client: CleanlistClient | None = PrivateAttr(default=None)
 
-    # --- mode & description ------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> CleanlistResource:
+        """The resource for ``settings``, its key and origin pinned out of run config's reach.
+
+        >>> CleanlistResource.from_settings(Settings()).mode
+        'embedded-sandbox'
+        """
+        pinned = type(
+            cls.__name__,
+            (cls,),
+            {
+                "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__,
+                "deployment": Deployment.of(settings),
+            },
+        )
+        values: dict[str, Any] = {
+            "timeout_seconds": settings.timeout_seconds,
+            "connect_timeout_seconds": settings.connect_timeout_seconds,
+            "max_attempts": settings.max_attempts,
+            "max_total_retry_wait_seconds": settings.max_total_retry_wait_seconds,
+            "rate_limit_per_key": settings.rate_limit_per_key,
+            "rate_limit_per_org": settings.rate_limit_per_org,
+            "rate_limit_window_seconds": settings.rate_limit_window_seconds,
+            "rate_limit_safety_margin": settings.rate_limit_safety_margin,
+            "rate_limit_backend": settings.rate_limit_backend,
+            "rate_limit_db_path": settings.rate_limit_db_path,
+            "org_id": settings.org_id,
+            "idempotency_namespace": settings.namespace,
+        }
+        values.update(overrides)
+        return pinned(**{k: v for k, v in values.items() if v is not None})
+
+    # --- where calls go ----------------------------------------------------------------------
+
+    def _deployment(self) -> Deployment:
+        return type(self).deployment or _UNPINNED
+
+    def _target(self) -> tuple[str, str, str]:
+        """``(mode, base_url, key)`` for this run, refusing to send a pinned key elsewhere."""
+        own_key = _resolve(self.api_key)
+        own_url = _resolve(self.base_url)
+        if own_key:  # run config brought its own key: it may go where that config says
+            return MODE_API, own_url or contract.DEFAULT_BASE_URL, own_key
+        deployment = self._deployment()
+        if deployment.api_key:
+            if own_url and origin_of(own_url) != origin_of(deployment.base_url):
+                raise TargetRefused(
+                    f"base_url {origin_of(own_url)} is not the API origin this deployment "
+                    f"configured ({origin_of(deployment.base_url)}): the deployment's API key is "
+                    "only sent there. Give api_key in the same run config to call another origin."
+                )
+            return MODE_API, own_url or deployment.base_url, deployment.api_key
+        if own_url:
+            raise TargetRefused(
+                "base_url is set but no API key is: this deployment runs against the embedded "
+                "sandbox. Give api_key in the same run config to call an API."
+            )
+        return (MODE_EMBEDDED, *self._embedded_target())
 
     @property
     def mode(self) -> str:
         """``"embedded-sandbox"`` without an API key, else ``"api"``."""
-        return MODE_API if self._api_key() else MODE_EMBEDDED
+        if _resolve(self.api_key) or self._deployment().api_key:
+            return MODE_API
+        return MODE_EMBEDDED
 
     @property
     def log_prefix(self) -> str:
@@ -140,12 +257,13 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def describe_target(self) -> str:
         """Where calls go, for logs and metadata (never the key), e.g.
         ``"api at https://api.cleanlist.ai/api/v1/public"``."""
-        return _describe(self.mode, self._base_url(self.mode))
+        mode, base_url, _ = self._target()
+        return _describe(mode, base_url)
 
     def target_metadata(self) -> dict[str, str]:
         """``{"cleanlist_mode", "cleanlist_base_url"}`` for materialization metadata."""
-        mode = self.mode
-        return {"cleanlist_mode": mode, "cleanlist_base_url": self._base_url(mode)}
+        mode, base_url, _ = self._target()
+        return {"cleanlist_mode": mode, "cleanlist_base_url": base_url}
 
     # --- clients -----------------------------------------------------------------------------
 
@@ -169,12 +287,8 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self._new_client()
 
     def _new_client(self, close_on_exit: bool = True) -> CleanlistClient:
-        mode = self.mode
-        if mode == MODE_EMBEDDED:
-            base_url, key = self._embedded_target()
-        else:
-            base_url, key = self._api_base_url(), self._api_key() or ""
-        log = _PrefixedLogger(_logger, {"prefix": self.log_prefix})
+        mode, base_url, key = self._target()
+        log = _PrefixedLogger(_logger, {"prefix": f"[cleanlist {mode}]"})
         client = CleanlistClient(
             key,
             base_url,
@@ -190,6 +304,9 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         )
         log.debug("client ready: %s", _describe(mode, base_url))
         return client
+
+    def _state_dir(self) -> Path:
+        return Path(self._deployment().state_dir or default_state_dir({}))
 
     def _rate_limit_config(self, mode: str) -> RateLimitConfig | None:
         if self.rate_limit_per_key <= 0 or self.rate_limit_per_org <= 0:
@@ -208,36 +325,19 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             window_seconds=self.rate_limit_window_seconds,
             safety_margin=self.rate_limit_safety_margin,
             backend=backend,  # type: ignore[arg-type]
-            db_path=self.rate_limit_db_path,
-            redis_url=_resolve(self.redis_url),
+            db_path=self.rate_limit_db_path
+            or str(self._state_dir() / "cleanlist-ratelimit.sqlite"),
+            redis_url=_resolve(self.redis_url) or self._deployment().redis_url,
             org_id=self.org_id,
         )
-
-    # Dagster rebuilds a resource from run config when a launch supplies any of its fields, and
-    # the values given to the constructor (the EnvVar key among them) are then gone. Falling back
-    # to the environment keeps such a run on the real API instead of silently going embedded.
-    def _api_key(self) -> str | None:
-        return _resolve(self.api_key) or os.environ.get("CLEANLIST_API_KEY") or None
-
-    def _api_base_url(self) -> str:
-        return _resolve(self.base_url) or os.environ.get("CLEANLIST_BASE_URL") or DEFAULT_BASE_URL
-
-    def _base_url(self, mode: str) -> str:
-        return self._embedded_target()[0] if mode == MODE_EMBEDDED else self._api_base_url()
 
     def _embedded_target(self) -> tuple[str, str]:
         from cleanlist_pipeline.sandbox.embedded import EMBEDDED_API_KEY, ensure_embedded_sandbox
 
-        home = os.environ.get("DAGSTER_HOME")
-        if not home:
-            home = str(Path(tempfile.gettempdir()) / "cleanlist-embedded-sandbox")
-            warnings.warn(
-                "DAGSTER_HOME is not set: the embedded Cleanlist sandbox keeps its state in "
-                f"{home}, and Dagster's own instance is temporary. Set DAGSTER_HOME to keep both.",
-                stacklevel=3,
-            )
-        server = ensure_embedded_sandbox(Path(home))
-        return server.origin + V1_PREFIX, EMBEDDED_API_KEY
+        server = ensure_embedded_sandbox(
+            self._state_dir(), enrich_seconds=self._deployment().sandbox_enrich_seconds
+        )
+        return server.origin + contract.V1_PREFIX, EMBEDDED_API_KEY
 
 
 def _describe(mode: str, base_url: str) -> str:
@@ -246,33 +346,16 @@ def _describe(mode: str, base_url: str) -> str:
     return f"{MODE_API} at {base_url}"
 
 
-def cleanlist_resource_from_env(
-    environ: Mapping[str, str] | None = None, **overrides: Any
-) -> CleanlistResource:
-    """The resource the definitions use, configured from the environment.
+def cleanlist_of(context: Any, names: Names) -> CleanlistResource:
+    """The instance's resource from a step's or sensor's context (its key is per instance)."""
+    return getattr(context.resources, names.resource)
 
-    ``EnvVar("CLEANLIST_API_KEY")`` is passed only when the variable is set (an unset ``EnvVar``
-    makes Dagster raise at launch); without it the resource runs in embedded-sandbox mode.
-    ``CLEANLIST_BASE_URL`` and ``CLEANLIST_NAMESPACE`` are honoured the same way, and
-    ``CLEANLIST_RATE_LIMIT_PER_KEY`` / ``CLEANLIST_RATE_LIMIT_PER_ORG`` (integers; 0 disables the
-    limiter) set the limits without launch-time run config.
-    """
-    env = os.environ if environ is None else environ
-    kwargs: dict[str, Any] = {}
-    if env.get("CLEANLIST_API_KEY"):
-        kwargs["api_key"] = dg.EnvVar("CLEANLIST_API_KEY")
-        if env.get("CLEANLIST_BASE_URL"):
-            kwargs["base_url"] = dg.EnvVar("CLEANLIST_BASE_URL")
-    if env.get("CLEANLIST_NAMESPACE"):
-        kwargs["idempotency_namespace"] = env["CLEANLIST_NAMESPACE"]
-    for var, field in (
-        ("CLEANLIST_RATE_LIMIT_PER_KEY", "rate_limit_per_key"),
-        ("CLEANLIST_RATE_LIMIT_PER_ORG", "rate_limit_per_org"),
-    ):
-        if env.get(var):
-            try:
-                kwargs[field] = int(env[var])
-            except ValueError:
-                raise ValueError(f"{var} must be a whole number, not {env[var]!r}") from None
-    kwargs.update(overrides)
-    return CleanlistResource(**kwargs)
+
+def cleanlist_resource_from_env(
+    environ: dict[str, str] | None = None, **overrides: Any
+) -> CleanlistResource:
+    """The resource for :func:`~cleanlist_pipeline.settings.settings_from_env` (a shortcut for
+    scripts and tests): ``CleanlistResource.from_settings(settings_from_env(environ))``."""
+    from cleanlist_pipeline.settings import settings_from_env
+
+    return CleanlistResource.from_settings(settings_from_env(environ), **overrides)
