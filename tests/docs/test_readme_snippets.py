@@ -181,18 +181,21 @@ def test_io_manager_snippet_hands_the_newest_snapshot_to_a_users_asset(
     exec(compile(snippet.code, snippet.label, "exec"), namespace)
     user_asset: dg.AssetsDefinition = namespace["reachable_leads"]
     merged: dg.Definitions = namespace["defs"]
+    names = namespace["names"]
     keys = merged.resolve_all_asset_keys()
-    assert user_asset.key in keys and LEADS_SNAPSHOT_KEY in keys
+    assert user_asset.key in keys and names.snapshot_asset in keys
+    assert names.snapshot_asset == dg.AssetKey(["inbound", "leads_snapshot"])
 
-    snapshot = dg.AssetSpec(LEADS_SNAPSHOT_KEY, partitions_def=LISTS_PARTITIONS)
+    lists = dg.DynamicPartitionsDefinition(name=names.partitions_lists)
+    snapshot = dg.AssetSpec(names.snapshot_asset, partitions_def=lists)
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(LISTS_PARTITIONS.name, [EXAMPLE_LIST, OTHER_LIST])
+        instance.add_dynamic_partitions(names.partitions_lists, [EXAMPLE_LIST, OTHER_LIST])
         result = dg.materialize(
-            [snapshot.with_io_manager_key(SNAPSHOT_IO_MANAGER_KEY), user_asset],
+            [snapshot.with_io_manager_key(names.io_manager), user_asset],
             selection=[user_asset.key],
             partition_key=EXAMPLE_LIST,
             instance=instance,
-            resources={SNAPSHOT_IO_MANAGER_KEY: LeadsSnapshotIOManager(data_dir="data")},
+            resources={names.io_manager: LeadsSnapshotIOManager(data_dir="data")},
         )
     assert result.success
     frame = result.output_for_node("reachable_leads")
