@@ -31,6 +31,8 @@ from typing import Any
 import httpx
 import pytest
 
+from cleanlist_pipeline.contract import V1_PREFIX
+
 FIXTURE_SETTINGS: dict[str, Any] = {
     "rpm_key": 0,
     "rpm_org": 0,
@@ -171,7 +173,7 @@ class SandboxHandle:
 
     def __init__(self, origin: str, key: str) -> None:
         self.origin = origin
-        self.v1 = origin + "/api/v1/public"
+        self.v1 = origin + V1_PREFIX
         self.v2 = origin + "/api/v2"
         self.key = key
         self.admin = httpx.Client(base_url=origin + "/_sandbox", timeout=120.0)

@@ -35,6 +35,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from cleanlist_pipeline.contract import (
+    CSV_IMPORT_MAX_BYTES,
+    CSV_IMPORT_MAX_ROWS,
+    RATE_LIMIT_PER_KEY,
+    RATE_LIMIT_PER_ORG,
+)
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -243,8 +250,14 @@ _DEFAULT_FIX: dict[type[APIError], str] = {
     MissingColumnError: "Make column_mapping name headers that exist in the CSV.",
     InsufficientCreditsError: "Top up credits or enrich fewer leads.",
     SpendCapExceededError: "Request a fresh quote (estimate_cost) and retry with its quote_id.",
-    PayloadTooLargeError: "Split the CSV into smaller chunks (≤150,000 bytes, ≤600 rows).",
-    RateLimitedError: "Slow down: the API allows 30 requests/min per key, 60 per organization.",
+    PayloadTooLargeError: (
+        f"Split the CSV into smaller chunks (≤{CSV_IMPORT_MAX_BYTES:,} bytes, "
+        f"≤{CSV_IMPORT_MAX_ROWS} rows)."
+    ),
+    RateLimitedError: (
+        f"Slow down: the API allows {RATE_LIMIT_PER_KEY} requests/min per key, "
+        f"{RATE_LIMIT_PER_ORG} per organization."
+    ),
     ServerError: "Retry later; the server reported a failure.",
 }
 

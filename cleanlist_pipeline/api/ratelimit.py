@@ -29,13 +29,18 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cleanlist_pipeline.api.errors import ConfigurationError, RateLimiterTimeoutError
+from cleanlist_pipeline.contract import (
+    RATE_LIMIT_PER_KEY,
+    RATE_LIMIT_PER_ORG,
+    RATE_LIMIT_WINDOW_SECONDS,
+)
 
-__all__ = ["RateLimitConfig", "RateLimiter", "default_db_path", "key_fingerprint"]
+__all__ = ["DB_NAME", "RateLimitConfig", "RateLimiter", "default_db_path", "key_fingerprint"]
 
 _log = logging.getLogger("cleanlist_pipeline.api")
 _ITEM = "cleanlist"
@@ -46,20 +51,24 @@ def key_fingerprint(api_key: str) -> str:
     return hashlib.sha256(b"cleanlist-pipeline-key:" + api_key.encode("utf-8")).hexdigest()[:16]
 
 
-def default_db_path() -> Path:
-    """``$DAGSTER_HOME/cleanlist-ratelimit.sqlite``, else the user's cache directory."""
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        return Path(home) / "cleanlist-ratelimit.sqlite"
-    try:
-        import platformdirs
+#: The limiter file's name inside a state directory.
+DB_NAME = "cleanlist-ratelimit.sqlite"
 
-        cache = Path(platformdirs.user_cache_dir("cleanlist-pipeline"))
-    except ImportError:  # platformdirs is common but not a declared dependency
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
-            "cleanlist-pipeline"
-        )
-    return cache / "cleanlist-ratelimit.sqlite"
+
+def default_db_path(state_dir: str | Path | None = None) -> Path:
+    """``<state_dir>/cleanlist-ratelimit.sqlite``; without a directory, the user's cache directory.
+
+    Only processes that name the same file share a budget: the Dagster resource passes its
+    deployment's state directory, so every run, step and sensor process of it counts together.
+
+    >>> default_db_path("/srv/dagster").as_posix()
+    '/srv/dagster/cleanlist-ratelimit.sqlite'
+    """
+    if state_dir is not None:
+        return Path(state_dir) / DB_NAME
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("cleanlist-pipeline")) / DB_NAME
 
 
 @dataclass(frozen=True)
@@ -70,13 +79,16 @@ class RateLimitConfig:
     19
     """
 
-    per_key: int = 30
-    per_org: int = 60
-    window_seconds: float = 60.0
+    per_key: int = RATE_LIMIT_PER_KEY
+    per_org: int = RATE_LIMIT_PER_ORG
+    window_seconds: float = RATE_LIMIT_WINDOW_SECONDS
     safety_margin: int = 1
     backend: Literal["sqlite", "redis", "memory"] = "sqlite"
+    #: The SQLite file shared by every process that should count together (see
+    #: :func:`default_db_path`, used when this is None).
     db_path: str | Path | None = None
-    redis_url: str | None = None
+    #: May hold a password: kept out of the repr (reprs end up in logs and tracebacks).
+    redis_url: str | None = field(default=None, repr=False)
     org_id: str | None = None
     #: Longest a blocking ``acquire`` waits for a slot before raising RateLimiterTimeoutError.
     max_wait: float = 300.0

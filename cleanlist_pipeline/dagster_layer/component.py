@@ -32,6 +32,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from cleanlist_pipeline.contract import EnrichmentType
 from cleanlist_pipeline.settings import Settings
 
 __all__ = ["CleanlistComponent", "CleanlistComponentScaffolder"]
@@ -65,7 +66,7 @@ class ApiAttributes(dg.Resolvable, dg.Model):
 class EnrichmentAttributes(dg.Resolvable, dg.Model):
     """Enrichment dispatched with each import (off when ``type`` is unset)."""
 
-    type: Literal["partial", "phone_only", "full"] | None = Field(
+    type: EnrichmentType | None = Field(
         default=None, description="partial (e-mail, 1 credit), phone_only (10) or full (11)."
     )
     max_credits: int | None = Field(

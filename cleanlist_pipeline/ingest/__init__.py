@@ -9,7 +9,6 @@ from cleanlist_pipeline.ingest.chunker import (
     API_MAX_ROWS,
     DEFAULT_MARGIN,
     DEFAULT_MAX_BYTES,
-    ChunkSpec,
     read_chunk,
     split_chunk,
 )
@@ -24,6 +23,7 @@ from cleanlist_pipeline.ingest.errors import (
     MappingError,
     NotCSVError,
 )
+from cleanlist_pipeline.ingest.manifest import ChunkSpec, ImportPlan
 from cleanlist_pipeline.ingest.mapping import (
     AMBIGUOUS_HEADERS,
     CANONICAL_FIELDS,
@@ -31,7 +31,7 @@ from cleanlist_pipeline.ingest.mapping import (
     normalise_header,
     sidecar_path,
 )
-from cleanlist_pipeline.ingest.plan import ImportPlan, plan_file, write_rejects
+from cleanlist_pipeline.ingest.plan import plan_file, write_rejects
 from cleanlist_pipeline.ingest.preflight import RejectedRecord
 
 __all__ = [

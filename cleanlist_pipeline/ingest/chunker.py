@@ -1,10 +1,11 @@
-"""Packing records into API-sized chunks, and the chunk manifest that import steps receive.
+"""Packing records into API-sized chunks, reading a chunk back, and halving one after a 413.
 
 A chunk is the header line plus whole records, byte-identical to the (UTF-8) source, each ending
 in a newline. It is packed greedily in file order up to ``max_bytes`` (header included) and
 ``max_rows``; greedy is optimal for contiguous chunks, so the count stays within one chunk per
-"largest record" of slack of the lower bound. Steps get a :class:`ChunkSpec` (ranges + sha256),
-never the bytes: :func:`read_chunk` re-reads them and refuses a file that changed.
+"largest record" of slack of the lower bound. Steps get a :class:`ChunkSpec` (ranges + sha256,
+in ``manifest.py``), never the bytes: :func:`read_chunk` re-reads them and refuses a file that
+changed.
 """
 
 from __future__ import annotations
@@ -12,28 +13,41 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections import deque
-from collections.abc import Iterable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from xxhash import xxh3_128
 
+from cleanlist_pipeline.contract import CSV_IMPORT_MAX_BYTES, CSV_IMPORT_MAX_ROWS
 from cleanlist_pipeline.ingest.encoding import to_utf8
 from cleanlist_pipeline.ingest.errors import DropChangedError, IngestError
+from cleanlist_pipeline.ingest.manifest import ChunkSpec, ImportPlan
 from cleanlist_pipeline.ingest.reader import Batch
 from cleanlist_pipeline.ingest.records import IN_QUOTED, START_FIELD, csv_state
 from cleanlist_pipeline.ingest.source import open_source
 
-if TYPE_CHECKING:
-    from cleanlist_pipeline.ingest.plan import ImportPlan
+__all__ = [
+    "API_MAX_BYTES",
+    "API_MAX_ROWS",
+    "DEFAULT_MARGIN",
+    "DEFAULT_MAX_BYTES",
+    "ChunkSpec",
+    "Packer",
+    "read_chunk",
+    "record_spans",
+    "split_bytes",
+    "split_chunk",
+    "split_spec",
+]
 
-API_MAX_BYTES = 150_000
+API_MAX_BYTES = CSV_IMPORT_MAX_BYTES
+API_MAX_ROWS = CSV_IMPORT_MAX_ROWS
+#: Chunks are packed to the API's cap minus this (run config ``size_margin_bytes``).
 DEFAULT_MARGIN = 2_000
 DEFAULT_MAX_BYTES = API_MAX_BYTES - DEFAULT_MARGIN
-API_MAX_ROWS = 600
 
 
 def _runs(values: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -45,94 +59,6 @@ def _runs(values: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((s, e))
     return out
-
-
-@dataclass(frozen=True)
-class ChunkSpec:
-    """One upload: which source bytes, which records, and the sha256 of the bytes to send.
-
-    ``record_ranges`` are inclusive ``(first, last)`` CSV record numbers (header = 1);
-    ``record_numbers`` expands them. The server numbers a chunk's rows from 2 (its own header is
-    row 1); :meth:`source_record` maps such a row back to the source record.
-    """
-
-    index: int
-    byte_ranges: list[tuple[int, int]]
-    record_ranges: list[tuple[int, int]]
-    rows: int
-    size: int
-    sha256: str
-    part: str = ""  # "a"/"b"… after a split for a 413
-    #: XXH3-128 of the same bytes: what :func:`read_chunk` verifies at send time (about 30 times
-    #: cheaper than sha256; it guards against a drop edited after planning, not an adversary).
-    #: Empty in manifests from before it existed: then the sha256 is checked.
-    digest: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.index}{self.part}"
-
-    @property
-    def record_numbers(self) -> list[int]:
-        return [n for a, b in self.record_ranges for n in range(a, b + 1)]
-
-    @property
-    def excluded_records(self) -> list[int]:
-        """Records between this chunk's first and last one that it does not carry."""
-        return [
-            n
-            for (_, b), (a, _) in zip(self.record_ranges, self.record_ranges[1:], strict=False)
-            for n in range(b + 1, a)
-        ]
-
-    def source_record(self, server_row: int) -> int:
-        """Source record number of the chunk's row ``server_row`` (header = 1, first data = 2).
-
-        >>> ChunkSpec(0, [(0, 9)], [(5, 6), (9, 9)], 3, 9, "").source_record(4)
-        9
-        """
-        k = server_row - 2
-        if not 0 <= k < self.rows:
-            raise ValueError(f"chunk {self.label} has rows 2..{self.rows + 1}, not {server_row}")
-        counts = self._cumulative()
-        j = bisect.bisect_right(counts, k)
-        before = counts[j - 1] if j else 0
-        return self.record_ranges[j][0] + (k - before)
-
-    def source_records(self, server_rows: Iterable[int]) -> list[int]:
-        return [self.source_record(r) for r in server_rows]
-
-    def _cumulative(self) -> list[int]:
-        total, out = 0, []
-        for a, b in self.record_ranges:
-            total += b - a + 1
-            out.append(total)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "part": self.part,
-            "byte_ranges": self.byte_ranges,
-            "record_ranges": self.record_ranges,
-            "rows": self.rows,
-            "size": self.size,
-            "sha256": self.sha256,
-            "digest": self.digest,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ChunkSpec:
-        return cls(
-            index=int(d["index"]),
-            part=d.get("part", ""),
-            byte_ranges=[(int(a), int(b)) for a, b in d["byte_ranges"]],
-            record_ranges=[(int(a), int(b)) for a, b in d["record_ranges"]],
-            rows=int(d["rows"]),
-            size=int(d["size"]),
-            sha256=d["sha256"],
-            digest=d.get("digest", ""),
-        )
 
 
 @dataclass

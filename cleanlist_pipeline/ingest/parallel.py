@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,16 +31,6 @@ PARALLEL_MIN_BYTES = 3 * SEGMENT_BYTES
 
 class RetrySerially(Exception):
     """A worker met something the parallel path does not settle; scan the file serially."""
-
-
-def default_workers() -> int:
-    """``CLEANLIST_INGEST_WORKERS`` if set, else 1 (in-process).
-
-    Off by default: each worker holds its own interpreter and numpy (about 120 MB), and on a
-    busy machine (several Dagster steps at once) the extra processes buy nothing.
-    """
-    env = os.environ.get("CLEANLIST_INGEST_WORKERS", "").strip()
-    return max(1, int(env)) if env else 1
 
 
 def _scan_segment(ctx: ScanContext, start: int, end: int) -> list[Batch]:

@@ -6,11 +6,9 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +21,6 @@ from cleanlist_pipeline.ingest import parallel as _parallel
 from cleanlist_pipeline.ingest.chunker import (
     API_MAX_ROWS,
     DEFAULT_MAX_BYTES,
-    ChunkSpec,
     Packer,
     _read_ranges,
 )
@@ -41,8 +38,9 @@ from cleanlist_pipeline.ingest.errors import (
     MalformedCSVError,
     NotCSVError,
 )
+from cleanlist_pipeline.ingest.manifest import ImportPlan
 from cleanlist_pipeline.ingest.mapping import resolve_mapping
-from cleanlist_pipeline.ingest.parallel import RetrySerially, default_workers, parallel_batches
+from cleanlist_pipeline.ingest.parallel import RetrySerially, parallel_batches
 from cleanlist_pipeline.ingest.preflight import Deduper, RejectedRecord
 from cleanlist_pipeline.ingest.reader import (
     Batch,
@@ -61,6 +59,8 @@ from cleanlist_pipeline.ingest.records import (
     parse_fields,
 )
 
+__all__ = ["ImportPlan", "plan_file", "write_rejects"]
+
 
 def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
@@ -70,135 +70,6 @@ def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
         else:
             out.append((n, n))
     return out
-
-
-@dataclass
-class ImportPlan:
-    """Everything chunk steps and reports need about one drop; JSON-serialisable."""
-
-    path: str
-    source_sha256: str
-    source_size: int
-    encoding: EncodingDecision
-    column_mapping: dict[str, str]
-    mapping_source: str
-    unmapped_columns: list[str]
-    header_fields: list[str]
-    header_line: str
-    newline: str
-    max_bytes: int
-    max_rows: int
-    scan_mode: str  # "fast" | "mixed" | "exact": buffers read by the csv-exact scanner
-    data_records: int
-    blank_records: int
-    chunks: list[ChunkSpec]
-    rejects: list[RejectedRecord]
-    removed_duplicates: list[RejectedRecord]
-    predicted_skips: dict[str, list[int]]
-    already_imported: list[tuple[int, int]] = field(default_factory=list)
-    record_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
-
-    @property
-    def header_bytes(self) -> bytes:
-        return self.header_line.encode("utf-8")
-
-    @property
-    def rows_planned(self) -> int:
-        return sum(c.rows for c in self.chunks)
-
-    @property
-    def already_imported_count(self) -> int:
-        return sum(b - a + 1 for a, b in self.already_imported)
-
-    def removed_and_rejected(self) -> list[RejectedRecord]:
-        """All records left out for a reason (not counting blank lines), in file order."""
-        return sorted(self.rejects + self.removed_duplicates, key=lambda r: r.record)
-
-    def summary(self) -> dict[str, Any]:
-        """Counts for metadata: no field values."""
-        reasons: dict[str, int] = {}
-        for r in self.removed_and_rejected():
-            reasons[r.reason] = reasons.get(r.reason, 0) + 1
-        return {
-            "data_records": self.data_records,
-            "blank_records": self.blank_records,
-            "chunks": len(self.chunks),
-            "rows_planned": self.rows_planned,
-            "removed": reasons,
-            "already_imported": self.already_imported_count,
-            "predicted_skips": {k: len(v) for k, v in self.predicted_skips.items()},
-            "encoding": self.encoding.name,
-            "transcoded": self.encoding.transcoded,
-            "mapping_source": self.mapping_source,
-            "scan_mode": self.scan_mode,
-        }
-
-    def to_dict(self, include_record_hashes: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "path": self.path,
-            "source_sha256": self.source_sha256,
-            "source_size": self.source_size,
-            "encoding": self.encoding.to_dict(),
-            "column_mapping": self.column_mapping,
-            "mapping_source": self.mapping_source,
-            "unmapped_columns": self.unmapped_columns,
-            "header_fields": self.header_fields,
-            "header_line": self.header_line,
-            "newline": self.newline,
-            "max_bytes": self.max_bytes,
-            "max_rows": self.max_rows,
-            "scan_mode": self.scan_mode,
-            "data_records": self.data_records,
-            "blank_records": self.blank_records,
-            "chunks": [c.to_dict() for c in self.chunks],
-            "rejects": [r.to_dict() for r in self.rejects],
-            "removed_duplicates": [r.to_dict() for r in self.removed_duplicates],
-            "predicted_skips": self.predicted_skips,
-            "already_imported": self.already_imported,
-        }
-        if include_record_hashes:
-            d["record_hashes"] = base64.b64encode(
-                self.record_hashes.astype("<u8").tobytes()
-            ).decode("ascii")
-        return d
-
-    def to_json(self, include_record_hashes: bool = True) -> str:
-        return json.dumps(self.to_dict(include_record_hashes))
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ImportPlan:
-        hashes = (
-            np.frombuffer(base64.b64decode(d["record_hashes"]), dtype="<u8").astype(np.uint64)
-            if d.get("record_hashes")
-            else np.zeros(0, np.uint64)
-        )
-        return cls(
-            path=d["path"],
-            source_sha256=d["source_sha256"],
-            source_size=int(d["source_size"]),
-            encoding=EncodingDecision.from_dict(d["encoding"]),
-            column_mapping=dict(d["column_mapping"]),
-            mapping_source=d["mapping_source"],
-            unmapped_columns=list(d["unmapped_columns"]),
-            header_fields=list(d["header_fields"]),
-            header_line=d["header_line"],
-            newline=d["newline"],
-            max_bytes=int(d["max_bytes"]),
-            max_rows=int(d["max_rows"]),
-            scan_mode=d["scan_mode"],
-            data_records=int(d["data_records"]),
-            blank_records=int(d["blank_records"]),
-            chunks=[ChunkSpec.from_dict(c) for c in d["chunks"]],
-            rejects=[RejectedRecord.from_dict(r) for r in d["rejects"]],
-            removed_duplicates=[RejectedRecord.from_dict(r) for r in d["removed_duplicates"]],
-            predicted_skips={k: list(v) for k, v in d["predicted_skips"].items()},
-            already_imported=[(int(a), int(b)) for a, b in d["already_imported"]],
-            record_hashes=hashes,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> ImportPlan:
-        return cls.from_dict(json.loads(text))
 
 
 @dataclass
@@ -367,7 +238,7 @@ def plan_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_rows: int = API_MAX_ROWS,
     seen_record_hashes: np.ndarray | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> ImportPlan:
     """Read ``path`` once (after an encoding pre-pass) and plan its chunks.
 
@@ -376,10 +247,11 @@ def plan_file(
     content hash is in it were imported before and are left out. Raises an
     :class:`~cleanlist_pipeline.ingest.errors.IngestError` subclass for a file that cannot be
     imported as it is; a single bad row is a reject instead. ``workers``: scan processes for
-    files over 96 MB (default ``CLEANLIST_INGEST_WORKERS``, else 1); the plan is the same.
+    files over 96 MB; the plan is the same. One by default: each worker holds its own
+    interpreter and numpy (about 120 MB), and on a busy machine the extra processes buy nothing
+    (the Dagster layer passes ``Settings.ingest_workers``).
     """
     path = Path(path)
-    workers = default_workers() if workers is None else workers
     parallel = workers > 1 and path.stat().st_size >= _parallel.PARALLEL_MIN_BYTES
     seen = None
     if seen_record_hashes is not None:

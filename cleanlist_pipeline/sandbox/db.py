@@ -19,6 +19,34 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cleanlist_pipeline.sandbox.meta import (
+    DEFAULT_ORG,
+    DEFAULT_USER,
+    TEAMMATE_USER,
+    get_meta,
+    get_meta_json,
+    load_meta,
+    set_meta,
+)
+from cleanlist_pipeline.sandbox.seed import seed_state
+
+__all__ = [
+    "DEFAULT_ORG",
+    "DEFAULT_USER",
+    "TEAMMATE_USER",
+    "Database",
+    "bump",
+    "get_meta",
+    "get_meta_json",
+    "hash_key",
+    "iso",
+    "load_meta",
+    "now_from",
+    "select_in",
+    "set_meta",
+    "settings_from",
+]
+
 SCHEMA_VERSION = "1"
 
 SCHEMA = """
@@ -110,6 +138,7 @@ STATE_TABLES = (
     "rate_windows",
 )
 
+# An independent reading of the API spec: never import cleanlist_pipeline.contract here.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "rpm_key": 30,
     "rpm_org": 60,
@@ -120,10 +149,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # Lists one user may own (hidden scratch lists aside); None = no cap, as for public keys.
     "list_cap": None,
 }
-
-DEFAULT_ORG = "org_sandbox"
-DEFAULT_USER = "u_sandbox_owner"
-TEAMMATE_USER = "u_sandbox_teammate"
 
 
 class Database:
@@ -180,8 +205,6 @@ class Database:
 
         Returns True when the file was fresh. ``settings`` (CLI options) overwrite stored ones.
         """
-        from cleanlist_pipeline.sandbox.seed import seed_state  # avoid import cycle
-
         c = self.conn()
         c.executescript(SCHEMA)
         with self.tx() as c:
@@ -211,32 +234,6 @@ class Database:
                 )
                 seed_state(c, now_from(c))
         return fresh
-
-
-def set_meta(c: sqlite3.Connection, key: str, value: str) -> None:
-    """Upsert one meta row."""
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-        (key, value),
-    )
-
-
-def get_meta(c: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
-    """One meta value, or ``default``."""
-    row = c.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-    return row[0] if row else default
-
-
-def get_meta_json(c: sqlite3.Connection, key: str, default: Any) -> Any:
-    """One meta value decoded from JSON, or ``default``."""
-    raw = get_meta(c, key)
-    return json.loads(raw) if raw is not None else default
-
-
-def load_meta(c: sqlite3.Connection) -> dict[str, str]:
-    """All meta rows (a handful) in one query: settings, clock, faults, secret."""
-    return dict(c.execute("SELECT key, value FROM meta").fetchall())
 
 
 def now_from(c: sqlite3.Connection) -> float:

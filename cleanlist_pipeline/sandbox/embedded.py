@@ -1,4 +1,4 @@
-"""The embedded sandbox: one server thread per process over ``$DAGSTER_HOME``'s SQLite file.
+"""The embedded sandbox: one server thread per process over the state directory's SQLite file.
 
 Every Dagster process (webserver, daemon, run workers) starts its own thread on a free port, and
 they all agree because all state — including the fixed ``EMBEDDED_API_KEY`` — is in the file.
@@ -6,7 +6,6 @@ they all agree because all state — including the fixed ``EMBEDDED_API_KEY`` �
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -20,25 +19,24 @@ _lock = threading.Lock()
 _servers: dict[str, SandboxServer] = {}
 
 
-def ensure_embedded_sandbox(dagster_home: Path | str) -> SandboxServer:
-    """Start (once per process and file) and return the embedded sandbox.
+def ensure_embedded_sandbox(home: Path | str, enrich_seconds: float = 3.0) -> SandboxServer:
+    """Start (once per process and file) and return the embedded sandbox over ``home``'s file.
 
-    Rate limits are off; ``enrich_seconds`` is 3 unless ``CLEANLIST_SANDBOX_ENRICH_SECONDS``
-    says otherwise.
+    Rate limits are off; an enrichment workflow takes ``enrich_seconds``. The first start in a
+    process decides: a later call for the same file gets the running server as it is.
     """
-    db_path = str(Path(dagster_home) / DB_NAME)
+    db_path = str(Path(home) / DB_NAME)
     with _lock:
         srv = _servers.get(db_path)
         if srv is not None and srv.running:
             return srv
-        Path(dagster_home).mkdir(parents=True, exist_ok=True)
-        seconds = float(os.environ.get("CLEANLIST_SANDBOX_ENRICH_SECONDS", "3"))
+        Path(home).mkdir(parents=True, exist_ok=True)
         srv = SandboxServer(
             db_path=db_path,
             keys=[(EMBEDDED_API_KEY, ["*"], None)],
             rpm_key=0,
             rpm_org=0,
-            enrich_seconds=seconds,
+            enrich_seconds=enrich_seconds,
         )
         srv.start()
         _servers[db_path] = srv

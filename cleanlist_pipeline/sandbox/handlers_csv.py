@@ -27,6 +27,7 @@ from cleanlist_pipeline.sandbox.schemas import CsvImportBody, decode_json, parse
 from cleanlist_pipeline.sandbox.seed import append_members, insert_leads
 from cleanlist_pipeline.sandbox.workflows import UNIT_COST, dispatch
 
+# An independent reading of the API spec: never import cleanlist_pipeline.contract here.
 MAX_BYTES = 150 * 1024
 MAX_ROWS = 600
 SAMPLE_ROWS = 10

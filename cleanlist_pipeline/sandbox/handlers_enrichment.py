@@ -25,6 +25,7 @@ from cleanlist_pipeline.sandbox.schemas import (
 from cleanlist_pipeline.sandbox.seed import create_list_row
 from cleanlist_pipeline.sandbox.workflows import UNIT_COST, dispatch, settle_due, status_body
 
+# An independent reading of the API spec: never import cleanlist_pipeline.contract here.
 SCOPE_TO_TYPE = {"partial": "partial", "phone-only": "phone_only", "full": "full"}
 TOOLS = ("enrich_list", "bulk_import_csv", "enrich_by_task", "enrich_person")
 PERSON_POINTS = {"email", "phone", "linkedin"}

@@ -48,6 +48,7 @@ PAGE_SQL = (
 async def list_leads(request: Request, ctx: Ctx) -> Response:
     """GET /lead-lists/{list_id}/leads: a page, its total, next cursor and cohort handle."""
     list_id = request.path_params["list_id"]
+    # 500: an independent reading of the API spec (never imported from the contract module).
     limit = int_query(request, "limit", 100, 1, 500)
     cursor = request.query_params.get("cursor")
     bound = f"{ctx.key_hash}|{list_id}"

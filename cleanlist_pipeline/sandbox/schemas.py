@@ -29,6 +29,7 @@ Canonical = Literal[
     "country",
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+# An independent reading of the API spec: never import cleanlist_pipeline.contract here.
 EnrichmentType = Literal["partial", "phone_only", "full"]
 
 

@@ -13,7 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 
-from cleanlist_pipeline.sandbox.db import DEFAULT_ORG, DEFAULT_USER, TEAMMATE_USER, set_meta
+from cleanlist_pipeline.sandbox.meta import DEFAULT_ORG, DEFAULT_USER, TEAMMATE_USER, set_meta
 
 FIRST = (
     "Ada",

@@ -20,6 +20,7 @@ from cleanlist_pipeline.sandbox.cohorts import pack, unpack
 from cleanlist_pipeline.sandbox.db import get_meta_json, set_meta
 from cleanlist_pipeline.sandbox.errors import ApiError
 
+# An independent reading of the API spec: never import cleanlist_pipeline.contract here.
 UNIT_COST = {"partial": 1, "phone_only": 10, "full": 11}
 PROVIDERS = ("leadmagic", "wiza", "prospeo")
 

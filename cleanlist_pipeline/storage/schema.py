@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-LEAD_FIELDS: tuple[str, ...] = (
-    "lead_id",
-    "first_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "title",
-    "company",
-    "location",
-    "linkedin_url",
-    "provider",
-)
+from cleanlist_pipeline.contract import LEAD_FIELDS
+
+__all__ = [
+    "LEAD_FIELDS",
+    "LEAD_SCHEMA",
+    "LISTS_SCHEMA",
+    "LIST_FIELDS",
+    "SNAPSHOT_AT_TYPE",
+    "column_schema",
+]
+
 
 SNAPSHOT_AT_TYPE = pa.timestamp("us", tz="UTC")
 

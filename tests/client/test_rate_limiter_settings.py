@@ -1,4 +1,4 @@
-"""Rate-limiter settings: default database place, the safety margin, the non-blocking form for
+"""Rate-limiter settings: where the database lives, the safety margin, the non-blocking form for
 sensors, the org bucket, and a clear error when the Redis extra is missing."""
 
 from __future__ import annotations
@@ -17,12 +17,32 @@ from cleanlist_pipeline.api import (
 from cleanlist_pipeline.api.ratelimit import default_db_path
 
 
-def test_default_db_lives_in_dagster_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    assert default_db_path() == tmp_path / "cleanlist-ratelimit.sqlite"
-    monkeypatch.delenv("DAGSTER_HOME")
-    assert default_db_path().name == "cleanlist-ratelimit.sqlite"
-    assert "cleanlist-pipeline" in str(default_db_path())
+def test_db_lives_in_the_state_dir_given_never_where_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert default_db_path(tmp_path) == tmp_path / "cleanlist-ratelimit.sqlite"
+    elsewhere = tmp_path / "dagster-home"
+    monkeypatch.setenv("DAGSTER_HOME", str(elsewhere))
+    without_dir = default_db_path()
+    assert without_dir.name == "cleanlist-ratelimit.sqlite"
+    assert "cleanlist-pipeline" in str(without_dir)
+    assert elsewhere not in without_dir.parents  # DAGSTER_HOME is the Settings' business
+    limiter = RateLimiter(RateLimitConfig(db_path=default_db_path(tmp_path)), "clapi_state_dir")
+    try:
+        assert limiter.db_path == tmp_path / "cleanlist-ratelimit.sqlite"
+        assert limiter.try_acquire()
+        assert limiter.db_path.exists()
+    finally:
+        limiter.close()
+
+
+def test_config_repr_hides_the_redis_password() -> None:
+    config = RateLimitConfig(
+        backend="redis", redis_url="redis://:hunter2-secret@cache.internal:6379/0"
+    )
+    assert "hunter2-secret" not in repr(config)
+    assert "hunter2-secret" not in str(config)
+    assert "per_key=30" in repr(config)  # the documented default, from the contract
 
 
 def test_try_acquire_never_blocks_and_honours_the_margin(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """CleanlistResource: embedded-sandbox vs api mode (said in every log line and in metadata),
-env-driven construction, the secret key field, and one client per run closed at teardown."""
+construction from settings with the key pinned, the secret key field, and one client per run
+closed at teardown."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import dagster as dg
 import pytest
 
 from cleanlist_pipeline.api import CleanlistClient, ConfigurationError
-from cleanlist_pipeline.dagster_layer.resources import CleanlistResource, cleanlist_resource_from_env
+from cleanlist_pipeline.dagster_layer.resources import (
+    CleanlistResource,
+    cleanlist_resource_from_env,
+)
 from cleanlist_pipeline.testing import SandboxHandle
 
 
 def test_without_a_key_the_embedded_sandbox_is_used_and_said(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    resource = CleanlistResource()
+    resource = cleanlist_resource_from_env({"DAGSTER_HOME": str(tmp_path)})
     assert resource.mode == "embedded-sandbox"
     caplog.set_level(logging.DEBUG, logger="cleanlist_pipeline.api")
     with resource.get_client() as client:
@@ -50,17 +53,20 @@ def test_with_a_key_the_api_mode_is_used_and_said(
     assert cleanlist_sandbox.key not in resource.describe_target()
 
 
-def test_from_env_passes_envvar_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_deployments_key_is_pinned_not_a_config_value() -> None:
     unset = cleanlist_resource_from_env({})
     assert unset.api_key is None and unset.mode == "embedded-sandbox"
 
-    monkeypatch.setenv("CLEANLIST_API_KEY", "clapi_from_env_123")
-    monkeypatch.setenv("CLEANLIST_BASE_URL", "https://eu.api.cleanlist.ai/api/v2")
-    resource = cleanlist_resource_from_env()
-    assert isinstance(resource.api_key, dg.EnvVar)
-    assert resource.api_key.env_var_name == "CLEANLIST_API_KEY"
+    env = {
+        "CLEANLIST_API_KEY": "clapi_from_env_123",
+        "CLEANLIST_BASE_URL": "https://eu.api.cleanlist.ai/api/v2",
+    }
+    resource = cleanlist_resource_from_env(env)
+    assert resource.api_key is None  # nothing the Launchpad shows or run config replaces
     assert resource.mode == "api"
     assert resource.describe_target() == "api at https://eu.api.cleanlist.ai/api/v2"
+    assert "clapi_from_env_123" not in repr(resource)
+    assert "clapi_from_env_123" not in repr(type(resource).deployment)
 
 
 def test_rate_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,13 +80,19 @@ def test_rate_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_a_resource_rebuilt_without_its_key_still_targets_the_api(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # What Dagster hands a run that supplied any resource config at launch: constructor values
-    # (the EnvVar key among them) are gone, only the launch config remains.
-    monkeypatch.setenv("CLEANLIST_API_KEY", "clapi_from_env_456")
-    monkeypatch.setenv("CLEANLIST_BASE_URL", "https://eu.api.cleanlist.ai/api/v2")
-    rebuilt = CleanlistResource(rate_limit_per_key=10)
+    # What Dagster hands a run that supplied any resource config at launch: the resource is
+    # rebuilt as ``self.__class__(**launch_config)``; the pinned key and origin survive that.
+    env = {
+        "CLEANLIST_API_KEY": "clapi_from_env_456",
+        "CLEANLIST_BASE_URL": "https://eu.api.cleanlist.ai/api/v2",
+    }
+    rebuilt = type(cleanlist_resource_from_env(env))(rate_limit_per_key=10)
     assert rebuilt.mode == "api"
     assert rebuilt.describe_target() == "api at https://eu.api.cleanlist.ai/api/v2"
+    # A resource nobody pinned never falls back to the environment's key.
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert CleanlistResource(rate_limit_per_key=10).mode == "embedded-sandbox"
 
 
 def test_definitions_load_with_and_without_the_key(

@@ -61,6 +61,18 @@ def test_embedded_sandbox_is_one_thread_per_process_and_file(tmp_path: Path) -> 
         srv.stop()
 
 
+def test_embedded_sandbox_takes_its_enrichment_time_from_the_caller_not_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLEANLIST_SANDBOX_ENRICH_SECONDS", "99")
+    srv = ensure_embedded_sandbox(tmp_path, enrich_seconds=0.25)
+    try:
+        settings = httpx.get(srv.origin + "/_sandbox/settings").json()
+        assert settings["enrich_seconds"] == 0.25
+    finally:
+        srv.stop()
+
+
 def test_key_option_parsing() -> None:
     assert parse_key("clapi_x:lists:read,lists:write@u_1") == (
         "clapi_x",
