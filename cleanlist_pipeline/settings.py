@@ -395,6 +395,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         "state_dir": default_state_dir(env),
     }
     values.update(overrides)
+    # a list given as an override replaces the environment's whole choice of list
+    if overrides.get("list_name"):
+        values["list_id"] = None
+    elif overrides.get("list_id"):
+        values["list_name"] = None
     given = {k: v for k, v in values.items() if v is not None and v != ""}
     if "ingest_workers" in given:
         given["ingest_workers"] = max(1, given["ingest_workers"])
