@@ -1,4 +1,4 @@
-"""The ``lead_lists`` asset: every list the key can access, as one Parquet file per UTC day.
+"""The lists catalog asset: every list the key can access, as one Parquet file per UTC day.
 
 Written to ``<root>/lead_lists/snapshot_date=<day>/lead_lists.parquet`` with ``owner_name``,
 ``visibility``, ``lead_count``, ``folder_id`` and ``created_at``; the metadata counts lists per
@@ -9,36 +9,52 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
-from cleanlist_pipeline.dagster_layer.snapshots import table_schema_metadata
-from cleanlist_pipeline.storage import write_lists_catalog
+from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
+from cleanlist_pipeline.dagster_layer.snapshots import storage_uri, table_schema_metadata
+from cleanlist_pipeline.dagster_layer.step_retry import (
+    API_POOL,
+    API_RETRY_POLICY,
+    fail_fast_on_permanent_errors,
+)
+from cleanlist_pipeline.settings import Names, Settings
+from cleanlist_pipeline.storage import LISTS_SCHEMA, column_schema, write_lists_catalog
 
-LEAD_LISTS_KEY = dg.AssetKey("lead_lists")
+#: The default instance's key (``settings.names.catalog_asset`` otherwise).
+LEAD_LISTS_KEY = Names().catalog_asset
 
 
-def build_catalog_asset(data_dir: str, embedded: bool) -> dg.AssetsDefinition:
-    """``lead_lists``: the catalog of accessible lists (``GET /lead-lists``, all pages)."""
+def build_catalog_asset(settings: Settings) -> dg.AssetsDefinition:
+    """The catalog of accessible lists (``GET /lead-lists``, all pages)."""
+    names = settings.names
+    data_dir, embedded = settings.data_dir, settings.embedded
 
     @dg.asset(
-        key=LEAD_LISTS_KEY,
-        group_name="cleanlist",
-        kinds={"parquet"},
+        key=names.catalog_asset,
+        required_resource_keys={names.resource},
+        group_name=settings.group_name,
+        owners=list(settings.owners) or None,
+        tags=dict(settings.tags) or None,
+        kinds={"cleanlist", "parquet"},
+        pool=API_POOL,
+        retry_policy=API_RETRY_POLICY,
+        metadata={
+            "dagster/column_schema": table_schema_metadata(column_schema(LISTS_SCHEMA)),
+            "dagster/uri": dg.MetadataValue.text(storage_uri(f"{data_dir.rstrip('/')}/lead_lists")),
+        },
         description=(
             "Every lead list the API key can access (owned, organization-wide, shared), written "
             "to <data_dir>/lead_lists/snapshot_date=<day>/lead_lists.parquet."
         ),
     )
-    def lead_lists(
-        context: dg.AssetExecutionContext, cleanlist: CleanlistResource
-    ) -> dg.MaterializeResult:
-        with cleanlist.get_client() as client:
+    def lead_lists(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        with fail_fast_on_permanent_errors(), cleanlist_of(context, names).get_client() as client:
             result = write_lists_catalog(client.iter_lists(), data_dir, datetime.now(UTC))
         context.log.info(f"{result.rows} lists written to {result.path}")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(result.rows),
                 "dagster/column_schema": table_schema_metadata(result.column_schema),
-                "path": dg.MetadataValue.path(result.path),
+                "dagster/uri": dg.MetadataValue.text(storage_uri(result.path)),
                 "file_size_bytes": dg.MetadataValue.int(result.bytes),
                 "lists_per_visibility": dg.MetadataValue.json(dict(result.visibility_counts)),
                 "total_leads": dg.MetadataValue.int(result.total_leads),

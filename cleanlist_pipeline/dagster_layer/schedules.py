@@ -1,50 +1,52 @@
 """The daily refresh: today's lists catalog, and a new snapshot of every tracked list.
 
-Tracked lists are the ``cleanlist_lists`` partitions: lists the pipeline imported into or
-enriched (the enrichment sensor adds them) and any added by hand in the UI.
+Tracked lists are the instance's lists partitions: lists the pipeline imported into or enriched
+(the enrichment sensor adds them) and any added by hand in the UI.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
-)
 
-from cleanlist_pipeline.dagster_layer.catalog import LEAD_LISTS_KEY
-from cleanlist_pipeline.dagster_layer.snapshots import LEADS_SNAPSHOT_KEY, LISTS_PARTITIONS
+from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
+from cleanlist_pipeline.settings import Names, Settings
 
-SCHEDULE_NAME = "cleanlist_daily_refresh"
-DEFAULT_CRON = "0 5 * * *"
+#: The default instance's schedule name (``settings.names.schedule`` otherwise).
+SCHEDULE_NAME = Names().schedule
 
 
-def build_refresh_schedule(
-    job: UnresolvedAssetJobDefinition, *, embedded: bool, cron: str = DEFAULT_CRON
-) -> dg.ScheduleDefinition:
-    """One run for ``lead_lists`` and one per tracked list for ``leads_snapshot``, daily (UTC).
+def build_refresh_schedule(settings: Settings, target: Any) -> dg.ScheduleDefinition:
+    """One run for the catalog and one per tracked list for the snapshot, on
+    ``settings.schedule_cron`` (UTC); ``target`` is the refresh job (``define_asset_job``).
 
     Runs by default against the embedded sandbox; with a real API key it starts stopped.
     """
+    names = settings.names
+    lists_name = lists_partitions(names).name
 
     @dg.schedule(
-        name=SCHEDULE_NAME,
-        cron_schedule=cron,
-        job=job,
+        name=names.schedule,
+        cron_schedule=settings.schedule_cron,
+        target=target,
         execution_timezone="UTC",
         default_status=(
-            dg.DefaultScheduleStatus.RUNNING if embedded else dg.DefaultScheduleStatus.STOPPED
+            dg.DefaultScheduleStatus.RUNNING
+            if settings.automation_running
+            else dg.DefaultScheduleStatus.STOPPED
         ),
-        description="Daily: refresh the lists catalog and snapshot every tracked list.",
+        description="Refresh the lists catalog and snapshot every tracked list.",
     )
-    def cleanlist_daily_refresh(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        yield dg.RunRequest(run_key=f"lead_lists:{day}", asset_selection=[LEAD_LISTS_KEY])
-        for list_id in context.instance.get_dynamic_partitions(LISTS_PARTITIONS.name):
+    def daily_refresh(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+        # To the minute, so a cron more frequent than daily still gets one run per tick.
+        at = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
+        yield dg.RunRequest(run_key=f"lead_lists:{at}", asset_selection=[names.catalog_asset])
+        for list_id in context.instance.get_dynamic_partitions(lists_name):
             yield dg.RunRequest(
-                run_key=f"leads_snapshot:{list_id}:{day}",
+                run_key=f"leads_snapshot:{list_id}:{at}",
                 partition_key=list_id,
-                asset_selection=[LEADS_SNAPSHOT_KEY],
+                asset_selection=[names.snapshot_asset],
                 tags={"cleanlist/list_id": list_id, "cleanlist/trigger": "schedule"},
             )
 
-    return cleanlist_daily_refresh
+    return daily_refresh

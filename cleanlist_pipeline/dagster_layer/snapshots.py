@@ -6,10 +6,17 @@ storage layer, which writes atomically and replaces a same-day file. A prefetch 
 next page while the current one is converted and written: the API is remote, so its latency hides
 most of the writer's work.
 
+Lineage: the snapshot depends on the import asset and on the enrichment asset. Imports are
+partitioned by drop and snapshots by list; no built-in mapping says "a drop feeds its list", and
+without one Dagster would infer identity between drop keys and list ids, so the drop edge maps
+*every* drop to each list (``AllPartitionMapping``). Enrichment is partitioned by list like the
+snapshot: identity is right there. The run requests of the sensor and the schedule select only
+the snapshot, so the edges never make them wait for or re-run the upstream assets.
+
 Downstream assets get the newest snapshot of a list as a pandas ``DataFrame`` or a pyarrow
 ``Table``, chosen by the input's type annotation::
 
-    @dg.asset
+    @dg.asset(partitions_def=lists_partitions(settings.names))
     def icp_scores(leads_snapshot: pd.DataFrame) -> pd.DataFrame: ...
 """
 
@@ -18,26 +25,46 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pyarrow as pa
 
-from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline import contract
+from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
+from cleanlist_pipeline.dagster_layer.step_retry import (
+    API_POOL,
+    API_RETRY_POLICY,
+    fail_fast_on_permanent_errors,
+)
+from cleanlist_pipeline.settings import Names, Settings
 from cleanlist_pipeline.storage import (
+    LEAD_SCHEMA,
     SnapshotResult,
+    column_schema,
     latest_snapshot,
     read_snapshot,
     write_leads_snapshot,
 )
 
-LISTS_PARTITIONS = dg.DynamicPartitionsDefinition(name="cleanlist_lists")
-LEADS_SNAPSHOT_KEY = dg.AssetKey("leads_snapshot")
-SNAPSHOT_IO_MANAGER_KEY = "cleanlist_snapshot_io_manager"
 ROW_COUNT_CHECK = "row_count_matches_list"
-PAGE_SIZE = 500  # the documented maximum of GET /lead-lists/{id}/leads
+PAGE_SIZE = contract.LEADS_PAGE_SIZE_MAX
 # Pages fetched ahead of the writer: absorbs latency jitter; 4 pages of 500 rows are a few MB.
 PREFETCH_PAGES = 4
+
+
+def lists_partitions(names: Names) -> dg.DynamicPartitionsDefinition:
+    """The tracked lists of one instance: one dynamic partition per list id."""
+    return dg.DynamicPartitionsDefinition(name=names.partitions_lists)
+
+
+#: The default instance's names (``cleanlist_lists``, ``leads_snapshot`` …); a named instance
+#: has its own, from ``settings.names``.
+LISTS_PARTITIONS = lists_partitions(Names())
+LEADS_SNAPSHOT_KEY = Names().snapshot_asset
+SNAPSHOT_IO_MANAGER_KEY = Names().io_manager
 
 T = TypeVar("T")
 
@@ -104,6 +131,36 @@ def table_schema_metadata(pairs: Iterable[tuple[str, str]]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in pairs])
 
 
+#: The columns of every snapshot file, known before anything runs (shown on the asset's spec).
+LEADS_COLUMN_SCHEMA = table_schema_metadata(column_schema(LEAD_SCHEMA))
+
+
+def storage_uri(path: str) -> str:
+    """A URI for a path the storage layer returned: object-store URIs as given, local paths as
+    ``file://`` URIs (for ``dagster/uri``).
+
+    >>> storage_uri("s3://bucket/leads/x.parquet")
+    's3://bucket/leads/x.parquet'
+    >>> storage_uri("/data/leads/x.parquet")
+    'file:///data/leads/x.parquet'
+    """
+    if urlsplit(path).scheme and "://" in path:
+        return path
+    return Path(path).absolute().as_uri()
+
+
+def local_path(uri: str) -> str:
+    """The inverse of :func:`storage_uri` for local files; other URIs unchanged.
+
+    >>> local_path(storage_uri("/data/leads/x.parquet"))
+    '/data/leads/x.parquet'
+    """
+    from urllib.request import url2pathname
+
+    parts = urlsplit(uri)
+    return url2pathname(parts.path) if parts.scheme == "file" else uri
+
+
 def _preview_markdown(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "(empty list)"
@@ -119,11 +176,16 @@ def _preview_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def snapshot_metadata(result: Any, embedded: bool) -> dict[str, Any]:
-    """Materialization metadata for a storage ``SnapshotResult`` (no personal data unmasked)."""
+    """Materialization metadata for a storage ``SnapshotResult`` (no personal data unmasked).
+
+    Each list's snapshot is a table of its own (its own folder, loaded alone by the IO manager),
+    so the partition's row count is also the row count of what a reader of the partition gets.
+    """
     return {
         "dagster/row_count": dg.MetadataValue.int(result.rows),
+        "dagster/partition_row_count": dg.MetadataValue.int(result.rows),
         "dagster/column_schema": table_schema_metadata(result.column_schema),
-        "path": dg.MetadataValue.path(result.path),
+        "dagster/uri": dg.MetadataValue.text(storage_uri(result.path)),
         "file_size_bytes": dg.MetadataValue.int(result.bytes),
         "duplicates_dropped": dg.MetadataValue.int(result.duplicates_dropped),
         "email_coverage_pct": dg.MetadataValue.float(round(100.0 * result.email_coverage, 2)),
@@ -163,33 +225,73 @@ def snapshot_to_parquet(
     return result, expected
 
 
-def build_snapshot_asset(data_dir: str, embedded: bool) -> dg.AssetsDefinition:
+def _row_count_check(result: SnapshotResult, expected: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=ROW_COUNT_CHECK,
+        passed=result.rows == expected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "list_lead_count": expected,
+            "rows_written": result.rows,
+            "duplicates_dropped": result.duplicates_dropped,
+        },
+        description=(
+            None
+            if result.rows == expected
+            else f"snapshot holds {result.rows} leads but the list reports {expected}"
+        ),
+    )
+
+
+def build_snapshot_asset(settings: Settings) -> dg.AssetsDefinition:
     """``leads_snapshot``: page a list's leads into Parquet; check the count against the list."""
+    names = settings.names
+    key = names.snapshot_asset
+    data_dir, embedded = settings.data_dir, settings.embedded
 
     @dg.asset(
-        key=LEADS_SNAPSHOT_KEY,
-        partitions_def=LISTS_PARTITIONS,
-        io_manager_key=SNAPSHOT_IO_MANAGER_KEY,
-        group_name="cleanlist",
-        kinds={"parquet"},
+        key=key,
+        partitions_def=lists_partitions(names),
+        io_manager_key=names.io_manager,
+        required_resource_keys={names.resource},
+        deps=[
+            # A drop feeds one list, but no mapping says which: every drop counts for each list.
+            dg.AssetDep(names.import_asset, partition_mapping=dg.AllPartitionMapping()),
+            dg.AssetDep(names.enrichment_asset),  # both by list id: identity
+        ],
+        group_name=settings.group_name,
+        owners=list(settings.owners) or None,
+        tags=dict(settings.tags) or None,
+        kinds={"cleanlist", "parquet"},
+        pool=API_POOL,
+        retry_policy=API_RETRY_POLICY,
+        metadata={
+            "dagster/column_schema": LEADS_COLUMN_SCHEMA,
+            "dagster/uri": dg.MetadataValue.text(storage_uri(f"{data_dir.rstrip('/')}/leads")),
+        },
+        # WARN, so not blocking: a short snapshot is still written and readable; the check says
+        # it is incomplete rather than holding back what reads it.
         check_specs=[
             dg.AssetCheckSpec(
                 ROW_COUNT_CHECK,
-                asset=LEADS_SNAPSHOT_KEY,
+                asset=key,
                 description="Rows written (deduplicated by lead_id) equal the list's lead_count.",
             )
         ],
         description=(
-            "Every lead of one Cleanlist list (partition = list_id), paged at 500 per request "
-            "and written to <data_dir>/leads/list_id=<id>/snapshot_date=<day>/leads.parquet."
+            "Every lead of one Cleanlist list (partition = list_id), paged at "
+            f"{PAGE_SIZE} per request and written to "
+            "<data_dir>/leads/list_id=<id>/snapshot_date=<day>/leads.parquet. Depends on every "
+            "drop's import (no mapping says which drop feeds which list) and on the list's "
+            "enrichment."
         ),
     )
     def leads_snapshot(
-        context: dg.AssetExecutionContext, config: SnapshotConfig, cleanlist: CleanlistResource
+        context: dg.AssetExecutionContext, config: SnapshotConfig
     ) -> dg.MaterializeResult:
         list_id = context.partition_key
         started = time.perf_counter()
-        with cleanlist.get_client() as client:
+        with fail_fast_on_permanent_errors(), cleanlist_of(context, names).get_client() as client:
             result, expected = snapshot_to_parquet(
                 client, list_id, data_dir, retention_days=config.retention_days
             )
@@ -198,27 +300,14 @@ def build_snapshot_asset(data_dir: str, embedded: bool) -> dg.AssetsDefinition:
             f"list {list_id}: {result.rows} leads written to {result.path} "
             f"({result.duplicates_dropped} duplicate lead_id rows dropped)"
         )
-        check = dg.AssetCheckResult(
-            check_name=ROW_COUNT_CHECK,
-            passed=result.rows == expected,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
-                "list_lead_count": expected,
-                "rows_written": result.rows,
-                "duplicates_dropped": result.duplicates_dropped,
-            },
-            description=(
-                None
-                if result.rows == expected
-                else f"snapshot holds {result.rows} leads but the list reports {expected}"
-            ),
-        )
         metadata = snapshot_metadata(result, embedded)
         metadata["seconds"] = dg.MetadataValue.float(round(seconds, 3))
         metadata["leads_per_second"] = dg.MetadataValue.float(
             round(result.rows / seconds, 1) if seconds > 0 else 0.0
         )
-        return dg.MaterializeResult(metadata=metadata, check_results=[check])
+        return dg.MaterializeResult(
+            metadata=metadata, check_results=[_row_count_check(result, expected)]
+        )
 
     return leads_snapshot
 
@@ -244,6 +333,9 @@ class LeadsSnapshotIOManager(dg.ConfigurableIOManager):
     """
 
     data_dir: str
+    partitions_def_name: str = LISTS_PARTITIONS.name
+    """The instance's lists partitions (``settings.names.partitions_lists``): the lists an
+    unpartitioned reader gets when Dagster hands it no partition keys."""
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is not None:
@@ -256,7 +348,7 @@ class LeadsSnapshotIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             list_ids = list(context.asset_partition_keys)
         else:
-            list_ids = list(context.instance.get_dynamic_partitions(LISTS_PARTITIONS.name))
+            list_ids = list(context.instance.get_dynamic_partitions(self.partitions_def_name))
         tables: list[pa.Table] = []
         for list_id in list_ids:
             path = latest_snapshot(self.data_dir, list_id)

@@ -13,6 +13,7 @@ import pytest
 
 from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME, PollPolicy
 from cleanlist_pipeline.dagster_layer.lifecycle import TickReport, tick_sensor
+from cleanlist_pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DROPS = REPO / "sample_data" / "drops"
@@ -30,6 +31,8 @@ class Pipeline:
     drops: Path
     data: Path
     list_name: str
+    state_dir: Path
+    settings: Settings
 
     def import_drop(self, key: str, enrichment: str | None = "full") -> dg.ExecuteInProcessResult:
         config: dict[str, Any] = {
@@ -49,35 +52,41 @@ class Pipeline:
         return [self.import_drop(k, enrichment) for k in keys]
 
     def tick(self) -> TickReport:
-        return tick_sensor(self.defs, self.instance, SENSOR_NAME, run_config=QUIET)
+        return tick_sensor(
+            self.defs, self.instance, SENSOR_NAME, state_dir=self.state_dir, run_config=QUIET
+        )
 
 
 @pytest.fixture
-def pipeline(
-    cleanlist_sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Pipeline]:
+def pipeline(cleanlist_sandbox: Any, tmp_path: Path) -> Iterator[Pipeline]:
     """The project's import + lifecycle definitions against the sandbox process."""
-    from cleanlist_pipeline.settings import settings_from_env as load_settings
-    from cleanlist_pipeline.dagster_layer.imports import build_import_definitions
+    from cleanlist_pipeline.dagster_layer.csv_import import build_import_definitions
     from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
-    from cleanlist_pipeline.dagster_layer.resources import cleanlist_resource_from_env
+    from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+    from cleanlist_pipeline.settings import settings_from_env
 
-    drops, data = tmp_path / "drops", tmp_path / "data"
+    drops, data, home = tmp_path / "drops", tmp_path / "data", tmp_path / "dagster_home"
     shutil.copytree(SAMPLE_DROPS, drops)
-    monkeypatch.setenv("CLEANLIST_API_KEY", cleanlist_sandbox.key)
-    monkeypatch.setenv("CLEANLIST_BASE_URL", cleanlist_sandbox.v2)
-    monkeypatch.setenv("CLEANLIST_DROPS_DIR", str(drops))
-    monkeypatch.setenv("CLEANLIST_DATA_DIR", str(data))
-    monkeypatch.setenv("CLEANLIST_LIST_NAME", "Lifecycle test")
-    settings = load_settings()
+    home.mkdir()
+    settings = settings_from_env(
+        {
+            "CLEANLIST_API_KEY": cleanlist_sandbox.key,
+            "CLEANLIST_BASE_URL": cleanlist_sandbox.v2,
+            "CLEANLIST_DROPS_DIR": str(drops),
+            "CLEANLIST_DATA_DIR": str(data),
+            "CLEANLIST_LIST_NAME": "Lifecycle test",
+            "DAGSTER_HOME": str(home),
+        },
+        # The sandbox process has its rate limits off; so does the client here (the sensor's
+        # rate budget is covered by test_enrichment_tick_budget.py).
+        rate_limit_per_key=0,
+    )
     defs = dg.Definitions.merge(
         build_import_definitions(settings),
         build_lifecycle_definitions(settings, poll_policy=FAST),
-        # The sandbox process has its rate limits off; so does the client here (the sensor's
-        # rate budget is covered by test_enrichment_tick_budget.py).
-        dg.Definitions(resources={"cleanlist": cleanlist_resource_from_env(rate_limit_per_key=0)}),
+        dg.Definitions(
+            resources={settings.names.resource: CleanlistResource.from_settings(settings)}
+        ),
     )
-    home = tmp_path / "dagster_home"
-    home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as instance:
-        yield Pipeline(defs, instance, drops, data, "Lifecycle test")
+        yield Pipeline(defs, instance, drops, data, "Lifecycle test", home, settings)

@@ -10,10 +10,11 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from cleanlist_pipeline.settings import settings_from_env as load_settings
 from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME
 from cleanlist_pipeline.dagster_layer.lifecycle import REFRESH_JOB, build_lifecycle_definitions
 from cleanlist_pipeline.dagster_layer.schedules import SCHEDULE_NAME
+from cleanlist_pipeline.dagster_layer.snapshots import local_path
+from cleanlist_pipeline.settings import settings_from_env as load_settings
 
 from .conftest import QUIET, Pipeline
 
@@ -27,7 +28,8 @@ def test_the_catalog_lists_every_accessible_list_with_counts_per_visibility(
     )
     (materialization,) = result.asset_materializations_for_node("lead_lists")
     meta = materialization.metadata
-    path = Path(meta["path"].value)
+    assert meta["dagster/uri"].value.startswith("file://")
+    path = Path(local_path(meta["dagster/uri"].value))
     day = datetime.now(UTC).date().isoformat()
     assert path == pipeline.data / "lead_lists" / f"snapshot_date={day}" / "lead_lists.parquet"
     table = pq.read_table(path)
@@ -44,14 +46,12 @@ def test_the_daily_schedule_refreshes_the_catalog_and_every_tracked_list(
     pipeline: Pipeline,
 ) -> None:
     pipeline.instance.add_dynamic_partitions("cleanlist_lists", ["L1", "L2"])
-    schedule = pipeline.defs.get_repository_def().get_schedule_def(SCHEDULE_NAME)
+    (schedule,) = [s for s in pipeline.defs.schedules or [] if s.name == SCHEDULE_NAME]
     when = datetime(2026, 3, 1, 5, 0, tzinfo=UTC)
     with dg.build_schedule_context(
-        instance=pipeline.instance,
-        scheduled_execution_time=when,
-        repository_def=pipeline.defs.get_repository_def(),
+        instance=pipeline.instance, scheduled_execution_time=when
     ) as context:
-        requests = schedule.evaluate_tick(context).run_requests
+        requests = list(schedule(context))
     assert [(r.asset_selection, r.partition_key) for r in requests] == [
         ([dg.AssetKey("lead_lists")], None),
         ([dg.AssetKey("leads_snapshot")], "L1"),
@@ -69,20 +69,20 @@ def test_sensor_and_schedule_run_by_default_only_on_the_embedded_sandbox(
     environ: dict[str, str], expected: str
 ) -> None:
     defs = build_lifecycle_definitions(load_settings(environ))
-    repo = dg.Definitions.merge(
-        defs, dg.Definitions(resources={"cleanlist": dg.ResourceDefinition.none_resource()})
-    ).get_repository_def()
-    assert repo.get_sensor_def(SENSOR_NAME).default_status.value == expected
-    assert repo.get_schedule_def(SCHEDULE_NAME).default_status.value == expected
+    (sensor,) = [s for s in defs.sensors or [] if s.name == SENSOR_NAME]
+    (schedule,) = [s for s in defs.schedules or [] if s.name == SCHEDULE_NAME]
+    assert sensor.default_status.value == expected
+    assert schedule.default_status.value == expected
 
 
 def test_the_loaded_definitions_show_assets_checks_sensors_and_schedule() -> None:
     from cleanlist_pipeline.definitions import build_definitions
 
-    repo = build_definitions().get_repository_def()
-    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    defs = build_definitions(load_settings({}))
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"cleanlist_csv_import", "cleanlist_enrichment", "leads_snapshot", "lead_lists"} <= keys
-    checks = {k.name for k in repo.asset_graph.asset_check_keys}
+    checks = {k.name for k in graph.asset_check_keys}
     assert {"enrichment_succeeded", "row_count_matches_list"} <= checks
-    assert {s.name for s in repo.sensor_defs} >= {SENSOR_NAME, "cleanlist_drop_sensor"}
-    assert SCHEDULE_NAME in {s.name for s in repo.schedule_defs}
+    assert {s.name for s in defs.sensors or []} >= {SENSOR_NAME, "cleanlist_drop_sensor"}
+    assert SCHEDULE_NAME in {s.name for s in defs.schedules or []}

@@ -13,8 +13,13 @@ import httpx
 import pandas as pd
 import pyarrow.dataset as ds
 
-from cleanlist_pipeline.dagster_layer.enrichment import ENRICHMENT_CHECK, ENRICHMENT_KEY, EVENT, SENSOR_NAME
-from cleanlist_pipeline.dagster_layer.lifecycle import load_sensor_cursor
+from cleanlist_pipeline.dagster_layer.enrichment import (
+    ENRICHMENT_CHECK,
+    ENRICHMENT_KEY,
+    EVENT,
+    SENSOR_NAME,
+)
+from cleanlist_pipeline.dagster_layer.lifecycle import load_sensor_cursor, save_sensor_cursor
 from cleanlist_pipeline.storage import latest_snapshot, read_snapshot
 
 from .conftest import Pipeline
@@ -56,7 +61,7 @@ def _tick_until_idle(pipeline: Pipeline, timeout: float = 90) -> list[Any]:
     while time.monotonic() < deadline:
         report = pipeline.tick()
         reports.append(report)
-        cursor = load_sensor_cursor(pipeline.instance, SENSOR_NAME) or "{}"
+        cursor = load_sensor_cursor(pipeline.state_dir, SENSOR_NAME) or "{}"
         if '"pending": {}' in cursor and '"finished": {}' in cursor:
             return reports
         time.sleep(0.3)
@@ -136,29 +141,28 @@ def test_sample_drops_reach_parquet_through_the_enrichment_sensor(
 def test_the_sensor_forgets_nothing_and_finishes_nothing_twice_across_restarts(
     pipeline: Pipeline, cleanlist_sandbox: Any
 ) -> None:
-    from cleanlist_pipeline.dagster_layer.lifecycle import _CURSOR_KEY
-
     cleanlist_sandbox.settings(enrich_seconds=3600)  # hold the workflows running
     results = pipeline.import_all(enrichment="partial")
     assert all(r.success for r in results)
     first = pipeline.tick()
     assert first.launched == []
-    saved = load_sensor_cursor(pipeline.instance, SENSOR_NAME)
+    saved = load_sensor_cursor(pipeline.state_dir, SENSOR_NAME)
     assert saved and '"pending": {}' not in saved
 
     # A restarted daemon starts from the saved cursor: every workflow is still pending.
-    sensor = pipeline.defs.get_repository_def().get_sensor_def(SENSOR_NAME)
+    (sensor,) = [s for s in pipeline.defs.sensors or [] if s.name == SENSOR_NAME]
     cleanlist_sandbox.advance_clock(7200)  # now every workflow is terminal
 
     def evaluate(cursor: str | None) -> Any:
         with dg.build_sensor_context(
             instance=pipeline.instance,
-            instance_ref=pipeline.instance.get_ref(),
             cursor=cursor,
             definitions=pipeline.defs,
             resources=dict(pipeline.defs.resources or {}),
         ) as context:
-            return sensor.evaluate_tick(context)
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
 
     # The daemon records this evaluation's events, then dies before saving the cursor or
     # launching the run it asked for.
@@ -171,7 +175,7 @@ def test_the_sensor_forgets_nothing_and_finishes_nothing_twice_across_restarts(
 
     # Restarted again from the same saved cursor: nothing is finished twice, and it asks for
     # the very same snapshot run (same run key), which the daemon then launches once.
-    pipeline.instance.run_storage.set_cursor_values({_CURSOR_KEY.format(SENSOR_NAME): saved})
+    save_sensor_cursor(pipeline.state_dir, SENSOR_NAME, saved)
     again = pipeline.tick()
     terminal_again = [e for e in again.asset_events if isinstance(e, dg.AssetObservation)]
     assert terminal_again == []
@@ -179,7 +183,7 @@ def test_the_sensor_forgets_nothing_and_finishes_nothing_twice_across_restarts(
     assert again.launched[0].dagster_run.tags["dagster/run_key"] == lost.run_requests[0].run_key
 
     # A daemon that lost its cursor altogether re-reads the event log: still nothing twice.
-    pipeline.instance.run_storage.set_cursor_values({_CURSOR_KEY.format(SENSOR_NAME): ""})
+    save_sensor_cursor(pipeline.state_dir, SENSOR_NAME, None)
     fresh = pipeline.tick()
     assert fresh.asset_events == [] and fresh.launched == []
     later = pipeline.tick()

@@ -9,10 +9,9 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
-from cleanlist_pipeline.settings import settings_from_env as load_settings
 from cleanlist_pipeline.dagster_layer.lifecycle import SNAPSHOT_JOB, build_lifecycle_definitions
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
-from cleanlist_pipeline.dagster_layer.snapshots import ROW_COUNT_CHECK
+from cleanlist_pipeline.dagster_layer.snapshots import ROW_COUNT_CHECK, local_path
 from cleanlist_pipeline.storage import write_leads_snapshot
 
 from .conftest import QUIET, Pipeline
@@ -52,7 +51,7 @@ def test_snapshot_metadata_shows_counts_schema_coverage_and_a_masked_preview(
     assert meta["dagster/row_count"].value == 1500
     columns = [c.name for c in meta["dagster/column_schema"].schema.columns]
     assert columns[:6] == ["lead_id", "first_name", "last_name", "full_name", "email", "phone"]
-    path = Path(meta["path"].value)
+    path = Path(local_path(meta["dagster/uri"].value))
     assert path.exists() and meta["file_size_bytes"].value == path.stat().st_size
     assert f"list_id={list_id}" in str(path)
     table = pq.read_table(path)
@@ -70,7 +69,7 @@ def test_a_second_snapshot_the_same_day_replaces_the_first(
     pipeline: Pipeline, cleanlist_sandbox: Any
 ) -> None:
     list_id = cleanlist_sandbox.seed_list("twice", 200)
-    first = Path(_meta(_snapshot(pipeline, list_id))["path"].value)
+    first = Path(local_path(_meta(_snapshot(pipeline, list_id))["dagster/uri"].value))
     with cleanlist_sandbox.client() as client:
         body = client.get("/lead-lists/" + list_id + "/leads", params={"limit": 3}).json()
         client.request(
@@ -78,7 +77,7 @@ def test_a_second_snapshot_the_same_day_replaces_the_first(
             f"/lead-lists/{list_id}/leads",
             json={"lead_ids": [lead["lead_id"] for lead in body["leads"]]},
         )
-    second = Path(_meta(_snapshot(pipeline, list_id))["path"].value)
+    second = Path(local_path(_meta(_snapshot(pipeline, list_id))["dagster/uri"].value))
     assert first == second
     assert pq.ParquetFile(second).metadata.num_rows == 197
     assert len(list(second.parent.parent.iterdir())) == 1
@@ -129,15 +128,10 @@ class _MisbehavingResource(CleanlistResource):
 
 
 def _defs_with(pipeline: Pipeline, cleanlist_sandbox: Any, mode: str) -> dg.Definitions:
-    resource = _MisbehavingResource(
-        api_key=cleanlist_sandbox.key,
-        base_url=cleanlist_sandbox.v2,
-        rate_limit_per_key=0,
-        mode_for_test=mode,
-    )
+    resource = _MisbehavingResource.from_settings(pipeline.settings, mode_for_test=mode)
     return dg.Definitions.merge(
-        build_lifecycle_definitions(load_settings()),
-        dg.Definitions(resources={"cleanlist": resource}),
+        build_lifecycle_definitions(pipeline.settings),
+        dg.Definitions(resources={pipeline.settings.names.resource: resource}),
     )
 
 

@@ -24,21 +24,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--die-before-cursor", action="store_true")
     args = parser.parse_args(argv)
 
+    from cleanlist_pipeline.dagster_layer import lifecycle
     from cleanlist_pipeline.definitions import build_definitions
-    from cleanlist_pipeline.dagster_layer.enrichment import SENSOR_NAME
-    from cleanlist_pipeline.dagster_layer.lifecycle import tick_sensor
+    from cleanlist_pipeline.settings import settings_from_env
 
-    defs = build_definitions()
+    settings = settings_from_env()
+    defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
     if args.die_before_cursor:
-        storage = instance.run_storage
 
-        def die(_values: Any) -> None:
+        def die(*_args: Any) -> None:
             sys.stdout.flush()
             os._exit(137)
 
-        storage.set_cursor_values = die  # type: ignore[method-assign]
-    report = tick_sensor(defs, instance, SENSOR_NAME)
+        lifecycle.save_sensor_cursor = die  # type: ignore[assignment]
+    report = lifecycle.tick_sensor(
+        defs, instance, settings.names.enrichment_sensor, state_dir=settings.state_dir
+    )
     summary = {
         "asset_events": len(report.asset_events),
         "launched": [r.run_id for r in report.launched],
