@@ -26,7 +26,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
     Every name comes from ``settings.names``, so definitions of several settings merge.
     """
-    from cleanlist_pipeline.dagster_layer.imports import build_import_definitions
+    from cleanlist_pipeline.dagster_layer.csv_import import build_import_definitions
     from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
     from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 

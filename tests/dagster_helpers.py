@@ -11,14 +11,21 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
-from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.settings import Names
+
+#: The default instance's names (``cleanlist_csv_import``, ``csv_drops``, ``cleanlist_import_job``).
+DEFAULT_NAMES = Names()
 
 
-def materialization(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:
+def materialization(
+    instance: dg.DagsterInstance, key: str, asset_key: dg.AssetKey | None = None
+) -> dict[str, Any]:
     """The latest import materialization's metadata for partition ``key``, as plain values."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[key]), limit=1
+        dg.AssetRecordsFilter(
+            asset_key=asset_key or DEFAULT_NAMES.import_asset, asset_partitions=[key]
+        ),
+        limit=1,
     ).records
     assert records, f"partition {key} was never materialized"
     meta = records[0].asset_materialization.metadata  # type: ignore[union-attr]
@@ -46,14 +53,19 @@ class ProcessRun:
 
 
 def run_import_in_processes(
-    instance: dg.DagsterInstance, partition_key: str, max_concurrent: int = 2
+    instance: dg.DagsterInstance,
+    partition_key: str,
+    max_concurrent: int = 2,
+    *,
+    module: str = "tests.env_definitions",
+    names: Names = DEFAULT_NAMES,
 ) -> ProcessRun:
-    """Run ``cleanlist_import_job`` for ``partition_key`` on the ``multiprocess`` executor, as a
-    scale-out deployment would: each step process rebuilds the definitions from
-    ``cleanlist_pipeline.definitions`` and the ``CLEANLIST_*`` environment the caller has set."""
-    instance.add_dynamic_partitions(CSV_DROPS_NAME, [partition_key])
-    repo = ReconstructableRepository.for_module("cleanlist_pipeline.definitions", "defs")
-    job = repo.get_reconstructable_job("cleanlist_import_job")
+    """Run the import job for ``partition_key`` on the ``multiprocess`` executor, as a scale-out
+    deployment would: each step process rebuilds the definitions from ``module``'s ``defs`` (by
+    default ``tests.env_definitions``) and the ``CLEANLIST_*`` environment the caller has set."""
+    instance.add_dynamic_partitions(names.partitions_drops, [partition_key])
+    repo = ReconstructableRepository.for_module(module, "defs")
+    job = repo.get_reconstructable_job(names.import_job)
     started = time.monotonic()
     with dg.execute_job(
         job,

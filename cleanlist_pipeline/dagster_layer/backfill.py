@@ -1,5 +1,5 @@
-"""Backfills over csv_drops: the GraphQL launcher (for ``cleanlist-pipeline backfill``) and the
-backfill-wide guard that every import run consults.
+"""Backfills over an instance's drop partitions: the GraphQL launcher (for
+``cleanlist-pipeline backfill``) and the backfill-wide guard that every import run consults.
 
 Launching. :func:`launch_drops_backfill` registers every drop file as a partition and starts a
 real *asset backfill* through the running webserver's GraphQL API (``addDynamicPartition``, then
@@ -9,10 +9,13 @@ backfill started there. The CLI needs only the webserver's URL, not the instance
 Stopping. A backfill over months of drops must not fail the same way 400 times. The *first* run
 of a backfill (tag ``dagster/backfill``) that meets a 401, a 403 or ``insufficient_credits``, or
 whose estimate would break the backfill-wide ``max_credits`` budget, records a stop in the
-instance's key-value store (run storage; Postgres in production, so every run worker sees it) and
-asks Dagster to cancel the backfill. Runs of that backfill already queued or started then read the
-record before calling the API and end at once with the recorded reason. Cancelling alone is not
-enough: runs launched before the cancel was noticed would each meet the error again.
+instance's key-value store (``instance_kv.py``; Postgres in production, so every run worker sees
+it). Runs of that backfill already queued or started read the record before calling the API and
+end at once with the recorded reason. With ``settings.webserver_url`` set, the run also cancels
+the backfill through the webserver's GraphQL ``cancelPartitionBackfill`` mutation (what the UI's
+"Cancel backfill" does), so the daemon launches no further partitions; without it, or when the
+webserver cannot be reached, the stop record alone ends every remaining run. Cancelling alone is
+not enough either way: runs launched before the cancel was noticed would each meet the error again.
 
 Budget. ``max_credits`` in the run config of a backfill's runs (or the tag
 ``cleanlist/max_credits``, which the UI's backfill dialog can set) is a budget for the whole backfill:
@@ -24,6 +27,7 @@ window is one estimate wide.)
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,13 +36,13 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from cleanlist_pipeline.dagster_layer.instance_kv import kv_get, kv_set
 from cleanlist_pipeline.settings import Settings
-from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
 __all__ = [
     "BackfillLaunch",
-    "BackfillStopped",
     "backfill_id_of",
+    "cancel_backfill",
     "launch_drops_backfill",
     "record_backfill_stop",
     "reserve_backfill_credits",
@@ -47,13 +51,7 @@ __all__ = [
 ]
 
 BACKFILL_TAG = "dagster/backfill"
-_STOP = "cleanlist.backfill.{}.stopped"
-_SPENT = "cleanlist.backfill.{}.credits"
-ASSET_PATH = ["cleanlist_csv_import"]
-
-
-class BackfillStopped(Exception):
-    """This run belongs to a backfill that an earlier run stopped."""
+_log = logging.getLogger("cleanlist_pipeline.backfill")
 
 
 def backfill_id_of(tags: dict[str, str] | Any) -> str | None:
@@ -61,19 +59,21 @@ def backfill_id_of(tags: dict[str, str] | Any) -> str | None:
     return dict(tags).get(BACKFILL_TAG) or None
 
 
-def _kv_get(instance: dg.DagsterInstance, key: str) -> str | None:
-    return instance.run_storage.get_cursor_values({key}).get(key)
+def _stop_key(settings: Settings, backfill_id: str) -> str:
+    return f"{settings.names.kv_prefix}backfill.{backfill_id}.stopped"
 
 
-def _kv_set(instance: dg.DagsterInstance, key: str, value: str) -> None:
-    instance.run_storage.set_cursor_values({key: value})
+def _spent_key(settings: Settings, backfill_id: str) -> str:
+    return f"{settings.names.kv_prefix}backfill.{backfill_id}.credits"
 
 
-def stopped_reason(instance: dg.DagsterInstance, backfill_id: str | None) -> str | None:
+def stopped_reason(
+    instance: dg.DagsterInstance, settings: Settings, backfill_id: str | None
+) -> str | None:
     """The recorded reason a backfill was stopped, or None."""
     if not backfill_id:
         return None
-    raw = _kv_get(instance, _STOP.format(backfill_id))
+    raw = kv_get(instance, _stop_key(settings, backfill_id))
     if not raw:
         return None
     try:
@@ -85,42 +85,51 @@ def stopped_reason(instance: dg.DagsterInstance, backfill_id: str | None) -> str
 
 def record_backfill_stop(
     instance: dg.DagsterInstance,
+    settings: Settings,
     backfill_id: str,
     reason: str,
     *,
     run_id: str | None = None,
     partition: str | None = None,
-) -> None:
-    """Record why a backfill must stop (first writer wins) and ask Dagster to cancel it."""
-    key = _STOP.format(backfill_id)
-    if not _kv_get(instance, key):
-        _kv_set(
+) -> bool:
+    """Record why a backfill must stop (first writer wins); cancel it through the webserver when
+    ``settings.webserver_url`` is set. Returns True when the webserver accepted the cancel."""
+    key = _stop_key(settings, backfill_id)
+    if not kv_get(instance, key):
+        kv_set(
             instance,
             key,
             json.dumps(
                 {"reason": reason, "run_id": run_id, "partition": partition, "at": time.time()}
             ),
         )
-    # Dagster exports no public cancel API; this is what the UI's "Cancel backfill" does.
-    from dagster._core.execution.backfill import BulkActionStatus
-
-    backfill = instance.get_backfill(backfill_id)
-    if backfill is not None and backfill.status == BulkActionStatus.REQUESTED:
-        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELING))
+    if not settings.webserver_url:
+        return False
+    try:
+        cancel_backfill(settings.webserver_url, backfill_id)
+    except (httpx.HTTPError, RuntimeError) as exc:
+        # The stop record above already ends every remaining run of the backfill.
+        _log.warning("could not cancel backfill %s through the webserver: %s", backfill_id, exc)
+        return False
+    return True
 
 
 def reserve_backfill_credits(
-    instance: dg.DagsterInstance, backfill_id: str, credits: float, budget: float
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    backfill_id: str,
+    credits: float,
+    budget: float,
 ) -> tuple[bool, float]:
     """Add ``credits`` to the backfill's running total if it stays within ``budget``.
 
     Returns (reserved, total before this run).
     """
-    key = _SPENT.format(backfill_id)
-    spent = float(_kv_get(instance, key) or 0)
+    key = _spent_key(settings, backfill_id)
+    spent = float(kv_get(instance, key) or 0)
     if spent + credits > budget:
         return False, spent
-    _kv_set(instance, key, repr(spent + credits))
+    kv_set(instance, key, repr(spent + credits))
     return True, spent
 
 
@@ -148,6 +157,16 @@ mutation Launch($params: LaunchBackfillParams!) {
     __typename
     ... on LaunchBackfillSuccess { backfillId }
     ... on Error { message }
+  }
+}"""
+
+_CANCEL = """
+mutation Cancel($id: String!) {
+  cancelPartitionBackfill(backfillId: $id) {
+    __typename
+    ... on CancelBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
   }
 }"""
 
@@ -199,7 +218,7 @@ def launch_drops_backfill(
 
     ``max_credits`` becomes the backfill-wide budget (run config of every run in it).
 
-    >>> launch_drops_backfill("http://127.0.0.1:3000", load_settings())  # doctest: +SKIP
+    >>> launch_drops_backfill("http://127.0.0.1:3000", settings_from_env())  # doctest: +SKIP
     BackfillLaunch(backfill_id='abcdefgh', partitions=[...], ...)
     """
     from cleanlist_pipeline.dagster_layer.drops import scan_drops
@@ -219,14 +238,18 @@ def launch_drops_backfill(
         raise ValueError(f"the drop folder {folder!r} holds no CSV files")
     config = dict(run_config or {})
     if max_credits is not None:
-        config = _with_import_config(config, {"max_credits": int(max_credits)})
+        node = settings.names.import_asset.to_python_identifier()
+        config = _with_import_config(config, node, {"max_credits": int(max_credits)})
+    names = settings.names
+    asset_path = list(names.import_asset.path)
     base = webserver_url.rstrip("/")
     with httpx.Client(base_url=base, timeout=timeout) as client:
-        data = _graphql(client, _REPO_QUERY, {"keys": [{"path": ASSET_PATH}]})
+        data = _graphql(client, _REPO_QUERY, {"keys": [{"path": asset_path}]})
         nodes = data.get("assetNodes") or []
         if not nodes:
             raise RuntimeError(
-                f"the Dagster webserver at {base} does not define asset cleanlist_csv_import"
+                f"the Dagster webserver at {base} does not define asset "
+                f"{names.import_asset.to_user_string()}"
             )
         repo = nodes[0]["repository"]
         selector = {
@@ -235,7 +258,9 @@ def launch_drops_backfill(
         }
         for key in keys:
             result = _graphql(
-                client, _ADD_PARTITION, {"repo": selector, "name": CSV_DROPS_NAME, "key": key}
+                client,
+                _ADD_PARTITION,
+                {"repo": selector, "name": names.partitions_drops, "key": key},
             )["addDynamicPartition"]
             if result["__typename"] not in (
                 "AddDynamicPartitionSuccess",
@@ -244,7 +269,7 @@ def launch_drops_backfill(
                 raise RuntimeError(f"could not register partition {key!r}: {result.get('message')}")
         params: dict[str, Any] = {
             "partitionNames": keys,
-            "assetSelection": [{"path": ASSET_PATH}],
+            "assetSelection": [{"path": asset_path}],
             "title": title or f"Cleanlist import of {len(keys)} drop(s)",
             "tags": [{"key": "cleanlist/launched_by", "value": "cleanlist-pipeline backfill"}],
         }
@@ -262,12 +287,23 @@ def launch_drops_backfill(
     )
 
 
-def _with_import_config(run_config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+def _with_import_config(
+    run_config: dict[str, Any], node_name: str, values: dict[str, Any]
+) -> dict[str, Any]:
     ops = dict(run_config.get("ops", {}))
-    node = dict(ops.get("cleanlist_csv_import", {}))
+    node = dict(ops.get(node_name, {}))
     node["config"] = {**node.get("config", {}), **values}
-    ops["cleanlist_csv_import"] = node
+    ops[node_name] = node
     return {**run_config, "ops": ops}
+
+
+def cancel_backfill(webserver_url: str, backfill_id: str, *, timeout: float = 10.0) -> None:
+    """Cancel a backfill through the webserver's GraphQL ``cancelPartitionBackfill`` (what the
+    UI's "Cancel backfill" does); raises ``RuntimeError`` when the webserver refuses."""
+    with httpx.Client(base_url=webserver_url.rstrip("/"), timeout=timeout) as client:
+        result = _graphql(client, _CANCEL, {"id": backfill_id})["cancelPartitionBackfill"]
+    if result["__typename"] != "CancelBackfillSuccess":
+        raise RuntimeError(f"backfill {backfill_id} was not cancelled: {result.get('message')}")
 
 
 def wait_for_backfill(

@@ -1,4 +1,4 @@
-"""Asset checks on ``cleanlist_csv_import``: every record accounted for, no chunk failed.
+"""Asset checks on the import asset (``cleanlist_csv_import``): every record accounted for, no chunk failed.
 
 The checks are *unpartitioned* on purpose: partitioned asset checks are a preview feature in
 Dagster 1.13 (API and UI may change). Each evaluation names the partition(s) it judged in its
@@ -16,8 +16,8 @@ from typing import Any
 
 import dagster as dg
 
-from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY, LedgerEntry, iter_ledger
-from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.dagster_layer.ledger import LedgerEntry, iter_ledger
+from cleanlist_pipeline.settings import Names
 
 __all__ = ["build_import_checks", "evaluate_accounting", "evaluate_failed_chunks"]
 
@@ -25,10 +25,10 @@ _MAX_LISTED = 200
 
 
 def _latest_materialization(
-    instance: dg.DagsterInstance, partition_key: str
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str
 ) -> dg.EventLogRecord | None:
     result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[partition_key]),
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]),
         limit=1,
     )
     return result.records[0] if result.records else None
@@ -42,20 +42,22 @@ def _meta_value(record: dg.EventLogRecord, name: str, default: Any = None) -> An
     return default if item is None else getattr(item, "value", item)
 
 
-def _partitions(context: dg.AssetCheckExecutionContext) -> list[str]:
+def _partitions(context: dg.AssetCheckExecutionContext, names: Names) -> list[str]:
     key = context.run.tags.get("dagster/partition")
     if key:
         return [key]
-    return sorted(context.instance.get_dynamic_partitions(CSV_DROPS_NAME))
+    return sorted(context.instance.get_dynamic_partitions(names.partitions_drops))
 
 
-def evaluate_accounting(instance: dg.DagsterInstance, partition_key: str) -> dict[str, Any] | None:
+def evaluate_accounting(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str
+) -> dict[str, Any] | None:
     """Accounting of the partition's latest import, or None when it was never materialized.
 
     imported + skipped by the API (from the ledger, for the chunks the plan made) + removed
     duplicates + rejected + already imported before (append) must equal the file's data records.
     """
-    record = _latest_materialization(instance, partition_key)
+    record = _latest_materialization(instance, asset_key, partition_key)
     if record is None:
         return None
     acc = _meta_value(record, "accounting", {}) or {}
@@ -63,7 +65,7 @@ def evaluate_accounting(instance: dg.DagsterInstance, partition_key: str) -> dic
     source = _meta_value(record, "source_sha256", "")
     planned = {c["sha256"]: c for c in acc.get("planned_chunks", [])}
     by_chunk: dict[int, dict[str, LedgerEntry]] = {}
-    for entry in iter_ledger(instance, partition_key):
+    for entry in iter_ledger(instance, asset_key, partition_key):
         if not entry.imported or entry.list_id != list_id:
             continue
         index = _chunk_index_for(entry, planned, source)
@@ -130,11 +132,11 @@ def _covering_pieces(
 
 
 def evaluate_failed_chunks(
-    instance: dg.DagsterInstance, partition_key: str
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str
 ) -> list[dict[str, Any]]:
     """Chunks whose latest ledger entry is a failure (a later success clears it)."""
     latest: dict[tuple[str, int], LedgerEntry] = {}
-    for entry in iter_ledger(instance, partition_key):
+    for entry in iter_ledger(instance, asset_key, partition_key):
         latest[(entry.list_id, entry.chunk_index)] = entry
     return [
         {
@@ -149,11 +151,12 @@ def evaluate_failed_chunks(
     ]
 
 
-def build_import_checks() -> Sequence[dg.AssetChecksDefinition]:
-    """The two import checks."""
+def build_import_checks(names: Names) -> Sequence[dg.AssetChecksDefinition]:
+    """The two checks on the import asset of the instance ``names`` belongs to."""
+    asset_key = names.import_asset
 
     @dg.asset_check(
-        asset=IMPORT_ASSET_KEY,
+        asset=asset_key,
         name="every_record_accounted_for",
         description="imported + skipped by the API + duplicates removed + rejected (+ already "
         "imported, in append mode) = data records in the file, for the chunks the plan made.",
@@ -161,8 +164,8 @@ def build_import_checks() -> Sequence[dg.AssetChecksDefinition]:
     def every_record_accounted_for(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         results = [
             r
-            for key in _partitions(context)
-            if (r := evaluate_accounting(context.instance, key)) is not None
+            for key in _partitions(context, names)
+            if (r := evaluate_accounting(context.instance, asset_key, key)) is not None
         ]
         bad = [r for r in results if not r["ok"]]
         metadata: dict[str, Any] = {
@@ -185,14 +188,16 @@ def build_import_checks() -> Sequence[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=IMPORT_ASSET_KEY,
+        asset=asset_key,
         name="no_chunk_failed",
         description="No chunk's latest ledger entry is a failure (re-executing the failed steps "
         "clears it).",
     )
     def no_chunk_failed(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        keys = _partitions(context)
-        failures = {k: f for k in keys if (f := evaluate_failed_chunks(context.instance, k))}
+        keys = _partitions(context, names)
+        failures = {
+            k: f for k in keys if (f := evaluate_failed_chunks(context.instance, asset_key, k))
+        }
         metadata: dict[str, Any] = {
             "partitions_checked": len(keys),
             "failed_chunks": dg.MetadataValue.json(

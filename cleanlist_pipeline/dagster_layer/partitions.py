@@ -1,4 +1,8 @@
-"""The ``csv_drops`` partitions: one dynamic partition per CSV file in the drop folder.
+"""The drop partitions: one dynamic partition per CSV file in an instance's drop folder.
+
+Each pipeline instance has its own partitions definition (``settings.names.partitions_drops``,
+``csv_drops`` for the default instance): two definitions of one name would silently share one set
+of keys in the Dagster instance.
 
 A partition key is the file's path relative to the drop folder, in POSIX form, made safe for
 Dagster: ``...`` is Dagster's range separator and ``,`` separates keys in the UI and in
@@ -16,14 +20,18 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
-__all__ = ["CSV_DROPS", "CSV_DROPS_NAME", "partition_key_for"]
+from cleanlist_pipeline.settings import Names
 
-CSV_DROPS_NAME = "csv_drops"
-CSV_DROPS = dg.DynamicPartitionsDefinition(name=CSV_DROPS_NAME)
+__all__ = ["drops_partitions", "partition_key_for"]
 
 _UNSAFE = re.compile(r"[^\w.\- /]", re.UNICODE)
 _DOTS = re.compile(r"\.{3,}")
 _MAX_KEY = 512
+
+
+def drops_partitions(names: Names) -> dg.DynamicPartitionsDefinition:
+    """The drop partitions of the instance ``names`` belongs to."""
+    return dg.DynamicPartitionsDefinition(name=names.partitions_drops)
 
 
 def partition_key_for(relative_path: str) -> str:

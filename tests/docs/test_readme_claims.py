@@ -26,7 +26,7 @@ from cleanlist_pipeline.cli import main
 from cleanlist_pipeline.settings import EMBEDDED_LIST_NAME
 from cleanlist_pipeline.settings import settings_from_env as load_settings
 from cleanlist_pipeline.dagster_layer.enrichment import EnrichConfig
-from cleanlist_pipeline.dagster_layer.imports import ImportConfig, build_import_definitions
+from cleanlist_pipeline.dagster_layer.csv_import import ImportConfig, build_import_definitions
 from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.dagster_layer.snapshots import SnapshotConfig

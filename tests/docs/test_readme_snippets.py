@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from cleanlist_pipeline.dagster_layer.imports import rejects_path
+from cleanlist_pipeline.dagster_layer.csv_import.plan_step import rejects_path
 from cleanlist_pipeline.dagster_layer.snapshots import (
     LEADS_SNAPSHOT_KEY,
     LISTS_PARTITIONS,

@@ -12,11 +12,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from cleanlist_pipeline.settings import Settings
-from cleanlist_pipeline.dagster_layer.imports import build_import_definitions
+from cleanlist_pipeline.dagster_layer.csv_import import build_import_definitions
 from cleanlist_pipeline.dagster_layer.ledger import iter_ledger
-from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline.settings import Settings
 from tests.dagster_helpers import failure_message as failure_message  # the tests here import it
 from tests.dagster_helpers import materialization
 
@@ -61,11 +60,11 @@ class Pipeline:
     def definitions(self, resource: CleanlistResource | None = None) -> dg.Definitions:
         return dg.Definitions.merge(
             build_import_definitions(self.settings),
-            dg.Definitions(resources={"cleanlist": resource or self.resource}),
+            dg.Definitions(resources={self.settings.names.resource: resource or self.resource}),
         )
 
     def register(self, *keys: str) -> None:
-        self.instance.add_dynamic_partitions(CSV_DROPS_NAME, list(keys))
+        self.instance.add_dynamic_partitions(self.settings.names.partitions_drops, list(keys))
 
     def run(
         self,
@@ -77,8 +76,10 @@ class Pipeline:
     ) -> dg.ExecuteInProcessResult:
         """Materialize one partition (and its checks) in-process; never raises on failure."""
         self.register(key)
-        job = self.definitions(resource).resolve_job_def("cleanlist_import_job")
-        run_config = {"ops": {"cleanlist_csv_import": {"config": config}}} if config else None
+        names = self.settings.names
+        job = self.definitions(resource).resolve_job_def(names.import_job)
+        node = names.import_asset.to_python_identifier()
+        run_config = {"ops": {node: {"config": config}}} if config else None
         result = job.execute_in_process(
             instance=self.instance,
             partition_key=key,
@@ -106,15 +107,15 @@ class Pipeline:
         )
 
     def ledger(self, key: str) -> list[Any]:
-        return list(iter_ledger(self.instance, key))
+        return list(iter_ledger(self.instance, self.settings.names.import_asset, key))
 
     def materialization(self, key: str) -> dict[str, Any]:
-        return materialization(self.instance, key)
+        return materialization(self.instance, key, self.settings.names.import_asset)
 
 
 def resource_kwargs(sandbox: Any, key: str | None = None) -> dict[str, Any]:
-    """Resource settings pointing at the sandbox process. The client's own rate limiter is off
-    (the fixture's sandbox has its limits off too) and retries are short, so tests never wait."""
+    """Resource fields pointing at the sandbox process, as a run config that brings its own key
+    would set them (for resource subclasses that tests build directly)."""
     return {
         "api_key": key or sandbox.key,
         "base_url": sandbox.v1,
@@ -124,9 +125,9 @@ def resource_kwargs(sandbox: Any, key: str | None = None) -> dict[str, Any]:
     }
 
 
-def make_resource(sandbox: Any, key: str | None = None) -> CleanlistResource:
-    """The resource pointed at the sandbox process (see :func:`resource_kwargs`)."""
-    return CleanlistResource(**resource_kwargs(sandbox, key))
+def make_resource(settings: Settings, key: str | None = None) -> CleanlistResource:
+    """The deployment's resource for ``settings`` (another ``key`` when given)."""
+    return CleanlistResource.from_settings(replace(settings, api_key=key) if key else settings)
 
 
 @pytest.fixture
@@ -153,9 +154,16 @@ def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def _settings(drops: Path, tmp_path: Path) -> Settings:
+def _settings(sandbox: Any, drops: Path, tmp_path: Path) -> Settings:
+    """Settings pointing at the sandbox process. The client's own rate limiter is off (the
+    fixture's sandbox has its limits off too) and retries are short, so tests never wait."""
     return Settings(
-        embedded=False,
+        api_key=sandbox.key,
+        base_url=sandbox.v1,
+        rate_limit_per_key=0,
+        max_attempts=3,
+        max_total_retry_wait_seconds=2.0,
+        state_dir=str(tmp_path / "state"),
         drops_dir=str(drops),
         data_dir=str(tmp_path / "data"),
         list_name=LIST_NAME,
@@ -169,11 +177,12 @@ def _settings(drops: Path, tmp_path: Path) -> Settings:
 def pipeline(
     instance: dg.DagsterInstance, cleanlist_sandbox: Any, drops: Path, tmp_path: Path
 ) -> Pipeline:
+    settings = _settings(cleanlist_sandbox, drops, tmp_path)
     return Pipeline(
         instance=instance,
         sandbox=cleanlist_sandbox,
-        settings=_settings(drops, tmp_path),
-        resource=make_resource(cleanlist_sandbox),
+        settings=settings,
+        resource=make_resource(settings),
         drops=drops,
         resource_kwargs=resource_kwargs(cleanlist_sandbox),
     )

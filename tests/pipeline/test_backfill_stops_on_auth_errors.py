@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-
-from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
+import json
+import socket
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 from .conftest import HEADER, Pipeline, failure_message, lead_rows, make_resource
 
@@ -15,7 +16,7 @@ def test_insufficient_scope_stops_the_rest_of_the_backfill(pipeline: Pipeline) -
     p = pipeline
     for i in range(3):
         (p.drops / f"d{i}.csv").write_text(HEADER + lead_rows(5, start=i * 10))
-    read_only = make_resource(p.sandbox, p.sandbox.add_key(scopes=["lists:read"]))
+    read_only = make_resource(p.settings, p.sandbox.add_key(scopes=["lists:read"]))
     tags = {"dagster/backfill": "bf-scope"}
 
     first = p.run("d0.csv", tags=tags, resource=read_only)
@@ -36,35 +37,87 @@ def test_insufficient_scope_stops_the_rest_of_the_backfill(pipeline: Pipeline) -
     assert p.run("d1.csv").success
 
 
-def test_401_stops_the_backfill_and_cancels_it(pipeline: Pipeline) -> None:
+class _FakeWebserver:
+    """A stand-in for the Dagster webserver's ``/graphql``: records each query, answers the
+    cancel mutation as Dagster does."""
+
+    def __init__(self) -> None:
+        self.queries: list[dict[str, Any]] = []
+        queries = self.queries
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                queries.append(body)
+                answer = {
+                    "data": {
+                        "cancelPartitionBackfill": {
+                            "__typename": "CancelBackfillSuccess",
+                            "backfillId": body["variables"]["id"],
+                        }
+                    }
+                }
+                raw = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_401_stops_the_backfill_and_cancels_it_through_the_webserver(pipeline: Pipeline) -> None:
     p = pipeline
+    webserver = _FakeWebserver()
+    try:
+        p.settings = replace(p.settings, webserver_url=webserver.url)
+        (p.drops / "a.csv").write_text(HEADER + lead_rows(5))
+        (p.drops / "b.csv").write_text(HEADER + lead_rows(5, start=10))
+        revoked = make_resource(p.settings, "clapi_" + "x" * 64)
+        tags = {"dagster/backfill": "bf-401"}
+
+        assert "401" in failure_message(p.run("a.csv", tags=tags, resource=revoked))
+
+        # The webserver was asked to cancel the backfill, as the UI's "Cancel backfill" does...
+        (cancel,) = webserver.queries
+        assert "cancelPartitionBackfill" in cancel["query"]
+        assert cancel["variables"] == {"id": "bf-401"}
+        # ...and a run the daemon had already launched ends at once.
+        assert "bf-401 was stopped" in failure_message(p.run("b.csv", tags=tags))
+        assert len(webserver.queries) == 1
+    finally:
+        webserver.close()
+
+
+def test_the_stop_record_alone_stops_the_backfill_when_no_webserver_answers(
+    pipeline: Pipeline,
+) -> None:
+    p = pipeline
+    # A webserver URL nobody listens on: the cancel fails, the stop record still holds.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    p.settings = replace(p.settings, webserver_url=f"http://127.0.0.1:{port}")
     (p.drops / "a.csv").write_text(HEADER + lead_rows(5))
     (p.drops / "b.csv").write_text(HEADER + lead_rows(5, start=10))
-    p.register("a.csv", "b.csv")
-    backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id="bf-401",
-        asset_graph=p.definitions().resolve_asset_graph(),
-        partition_names=["a.csv", "b.csv"],
-        asset_selection=[IMPORT_ASSET_KEY],
-        backfill_timestamp=time.time(),
-        tags={},
-        dynamic_partitions_store=p.instance,
-        all_partitions=False,
-        title=None,
-        description=None,
-        run_config=None,
-    )
-    p.instance.add_backfill(backfill)
-    revoked = make_resource(p.sandbox, "clapi_" + "x" * 64)
-    tags = {"dagster/backfill": "bf-401"}
+    revoked = make_resource(p.settings, "clapi_" + "x" * 64)
+    tags = {"dagster/backfill": "bf-nows"}
 
     assert "401" in failure_message(p.run("a.csv", tags=tags, resource=revoked))
-
-    # The backfill daemon launches no further partitions of a cancelling backfill...
-    stored = p.instance.get_backfill("bf-401")
-    assert stored is not None and stored.status == BulkActionStatus.CANCELING
-    # ...and a run it had already launched ends at once.
-    assert "bf-401 was stopped" in failure_message(p.run("b.csv", tags=tags))
+    requests = sum(p.sandbox.ledger()["requests"].values())
+    assert "bf-nows was stopped" in failure_message(p.run("b.csv", tags=tags))
+    assert sum(p.sandbox.ledger()["requests"].values()) == requests
 
 
 def test_backfill_wide_budget_stops_when_exhausted(pipeline: Pipeline) -> None:

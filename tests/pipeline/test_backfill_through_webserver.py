@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from cleanlist_pipeline.dagster_layer.backfill import launch_drops_backfill, wait_for_backfill
-from cleanlist_pipeline.settings import settings_from_env as load_settings
 from cleanlist_pipeline.dagster_layer.drops import scan_drops
-from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
+from cleanlist_pipeline.settings import settings_from_env as load_settings
+from tests.dagster_helpers import DEFAULT_NAMES
 
 from .conftest import REPO
 
@@ -95,7 +95,7 @@ def test_backfill_of_sample_drops_completes(
         with dg.DagsterInstance.from_config(str(home)) as instance:
             for key in keys:
                 records = instance.fetch_materializations(
-                    dg.AssetRecordsFilter(asset_key=IMPORT_ASSET_KEY, asset_partitions=[key]),
+                    dg.AssetRecordsFilter(asset_key=DEFAULT_NAMES.import_asset, asset_partitions=[key]),
                     limit=1,
                 ).records
                 assert records, f"{key} was not materialized by the backfill"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cleanlist_pipeline.dagster_layer.imports import describe_plan
+from cleanlist_pipeline.dagster_layer.csv_import import describe_plan
 
 from .conftest import HEADER, Pipeline, lead_rows
 

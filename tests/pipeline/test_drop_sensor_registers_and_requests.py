@@ -10,11 +10,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from cleanlist_pipeline.dagster_layer.drop_sensor import evaluate_drops
+from cleanlist_pipeline.dagster_layer.drops import file_sha256
 from cleanlist_pipeline.settings import Settings
-from cleanlist_pipeline.dagster_layer.drops import DROP_SENSOR_NAME, evaluate_drops, file_sha256
-from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
 
 from .conftest import HEADER, Pipeline, lead_rows
+
+DROP_SENSOR_NAME = Settings().names.drop_sensor  # the default instance's: cleanlist_drop_sensor
 
 
 def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> object:
@@ -37,7 +39,7 @@ def test_sensor_registers_new_files_and_requests_one_run_each(pipeline: Pipeline
     assert by_key["a.csv"].run_key == f"a.csv@{file_sha256(p.drops / 'a.csv')}"
     (add,) = result.dynamic_partitions_requests
     assert sorted(add.partition_keys) == ["2024/b.csv", "a.csv"]
-    assert add.partitions_def_name == CSV_DROPS_NAME
+    assert add.partitions_def_name == "csv_drops"
 
     # Nothing new: the next tick (with the returned cursor) skips.
     p.register("a.csv", "2024/b.csv")
@@ -68,7 +70,7 @@ def test_changed_drop_is_reported_not_run(pipeline: Pipeline) -> None:
 def test_sensor_default_status_follows_mode(pipeline: Pipeline) -> None:
     real = pipeline.definitions().resolve_sensor_def(DROP_SENSOR_NAME)
     assert real.default_status == dg.DefaultSensorStatus.STOPPED
-    embedded: Settings = replace(pipeline.settings, embedded=True)
+    embedded: Settings = replace(pipeline.settings, api_key=None)
     pipeline.settings = embedded
     assert (
         pipeline.definitions().resolve_sensor_def(DROP_SENSOR_NAME).default_status
@@ -83,6 +85,6 @@ def test_refused_drop_is_reported_once(pipeline: Pipeline, tmp_path: Path) -> No
     defs = pipeline.definitions()
     first = _tick(defs, pipeline.instance, None)
     assert isinstance(first, dg.SkipReason) and "sneaky.csv" in (first.skip_message or "")
-    cursor = json.loads(evaluate_drops(pipeline.instance, str(pipeline.drops), None)[3])
+    cursor = json.loads(evaluate_drops(pipeline.instance, pipeline.settings, None)[3])
     second = _tick(defs, pipeline.instance, json.dumps(cursor))
     assert isinstance(second, dg.SkipReason) and "sneaky.csv" not in (second.skip_message or "")

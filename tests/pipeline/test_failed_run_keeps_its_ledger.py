@@ -9,7 +9,6 @@ import dagster as dg
 
 from cleanlist_pipeline.api.errors import ServerError
 from cleanlist_pipeline.dagster_layer.checks import evaluate_failed_chunks
-from cleanlist_pipeline.dagster_layer.ledger import IMPORT_ASSET_KEY
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 
 from .conftest import HEADER, Pipeline, failure_message, lead_rows
@@ -59,7 +58,8 @@ def test_rerun_imports_only_the_failed_chunks(pipeline: Pipeline) -> None:
     assert not failed.success
     assert "did not answer" in failure_message(failed)
     assert p.lead_count() == 1200  # the two chunks that committed
-    failures = evaluate_failed_chunks(p.instance, "big.csv")
+    import_asset = p.settings.names.import_asset
+    failures = evaluate_failed_chunks(p.instance, import_asset, "big.csv")
     assert sorted(f["chunk"] for f in failures) == [2, 3, 4]
     # "Execute checks" on its own (no partition) judges every partition and names the bad one.
     checks_only = dg.Definitions.merge(
@@ -67,7 +67,7 @@ def test_rerun_imports_only_the_failed_chunks(pipeline: Pipeline) -> None:
         dg.Definitions(
             jobs=[
                 dg.define_asset_job(
-                    "import_checks", selection=dg.AssetSelection.checks_for_assets(IMPORT_ASSET_KEY)
+                    "import_checks", selection=dg.AssetSelection.checks_for_assets(import_asset)
                 )
             ]
         ),
@@ -84,6 +84,6 @@ def test_rerun_imports_only_the_failed_chunks(pipeline: Pipeline) -> None:
     assert again.success, failure_message(again)
     assert p.csv_requests() == requests + 3
     assert p.lead_count() == 3000
-    assert evaluate_failed_chunks(p.instance, "big.csv") == []
+    assert evaluate_failed_chunks(p.instance, import_asset, "big.csv") == []
     checks = {e.check_name: e.passed for e in again.get_asset_check_evaluations()}
     assert checks == {"every_record_accounted_for": True, "no_chunk_failed": True}

@@ -36,7 +36,7 @@ def test_reexecution_from_failure_imports_only_the_failed_chunks(
     }.items():
         monkeypatch.setenv(name, value)
     job = ReconstructableRepository.for_module(
-        "cleanlist_pipeline.definitions", "defs"
+        "tests.env_definitions", "defs"
     ).get_reconstructable_job("cleanlist_import_job")
     requests = p.csv_requests()
     options = dg.ReexecutionOptions.from_failure(failed.run_id, p.instance)

@@ -30,7 +30,7 @@ def test_dispatch_within_budget_records_workflows_in_the_ledger(pipeline: Pipeli
     assert result.success, failure_message(result)
     meta = p.materialization("paid.csv")
     assert meta["credits_estimated"] == 40
-    workflows = list(iter_dispatched_workflows(p.instance))
+    workflows = list(iter_dispatched_workflows(p.instance, p.settings.names.import_asset))
     assert [w.partition_key for w in workflows] == ["paid.csv"]
     assert workflows[0].workflow_id in meta["workflow_ids"]
     assert workflows[0].list_id == meta["list_id"]

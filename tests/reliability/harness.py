@@ -260,14 +260,15 @@ class Deployment:
 
     def add_drop(self, name: str, content: bytes) -> str:
         """Write a drop file and register its partition; returns the partition key."""
-        from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME, partition_key_for
+        from cleanlist_pipeline.dagster_layer.partitions import partition_key_for
+        from cleanlist_pipeline.settings import Names
 
         path = self.drops / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         key = partition_key_for(name)
         with self.instance() as instance:
-            instance.add_dynamic_partitions(CSV_DROPS_NAME, [key])
+            instance.add_dynamic_partitions(Names().partitions_drops, [key])
         return key
 
     @contextmanager

@@ -17,6 +17,8 @@ from typing import Any
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
+from cleanlist_pipeline.settings import Settings, settings_from_env
+
 JOB = "cleanlist_import_job"
 
 
@@ -81,6 +83,10 @@ class InProcessDeployment:
     def close(self) -> None:
         self.instance.dispose()
 
+    def settings(self, env: Mapping[str, str] | None = None) -> Settings:
+        """The deployment's settings, built from its environment as ``definitions.py`` does."""
+        return settings_from_env({**self.env, **(env or {})})
+
     def write(self, name: str, content: bytes) -> Path:
         path = self.drops / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +104,7 @@ class InProcessDeployment:
 
         self.instance.add_dynamic_partitions("csv_drops", [partition])
         with environment({**self.env, **(env or {})}):
-            job = build_definitions().resolve_job_def(JOB)
+            job = build_definitions(self.settings(env)).resolve_job_def(JOB)
             run_config = {"ops": {"cleanlist_csv_import": {"config": dict(config or {})}}}
             result = job.execute_in_process(
                 instance=self.instance,

@@ -26,8 +26,9 @@ JOB_NAME = "cleanlist_import_job"
 def import_job() -> dg.JobDefinition:
     """The project's import job, built from the environment (module scope: reconstructable)."""
     from cleanlist_pipeline.definitions import build_definitions
+    from cleanlist_pipeline.settings import settings_from_env
 
-    return build_definitions().resolve_job_def(JOB_NAME)
+    return build_definitions(settings_from_env()).resolve_job_def(JOB_NAME)
 
 
 def _failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanlist_pipeline.dagster_layer.drops import evaluate_drops
+from cleanlist_pipeline.dagster_layer.drop_sensor import evaluate_drops
 from cleanlist_pipeline.dagster_layer.partitions import partition_key_for
 from cleanlist_pipeline.testing import SandboxHandle
 
@@ -40,7 +40,7 @@ def test_awkward_names_become_safe_keys_and_import(
     deployment.write("march, leads.csv", csv_bytes(lead_rows(5, tag="comma")))
     deployment.write("new\nline.csv", csv_bytes(lead_rows(5, tag="newline")))
     requests, new_keys, messages, _ = evaluate_drops(
-        deployment.instance, str(deployment.drops), None
+        deployment.instance, deployment.settings(), None
     )
     assert sorted(new_keys) == ["march_ leads.csv", "new_line.csv"], (new_keys, messages)
     assert all("," not in k and "\n" not in k for k in new_keys)
@@ -76,7 +76,7 @@ def test_symlinked_files_and_folders_are_refused_with_a_reason(
     os.symlink(target, deployment.drops / "link.csv")
     os.symlink(secret_dir, deployment.drops / "linked_folder")
     requests, new_keys, messages, _ = evaluate_drops(
-        deployment.instance, str(deployment.drops), None
+        deployment.instance, deployment.settings(), None
     )
     assert requests == [] and new_keys == []
     text = "\n".join(messages)
@@ -94,7 +94,7 @@ def test_two_names_mapping_to_one_key_are_both_refused(
     deployment.write("a,b.csv", csv_bytes(lead_rows(3, tag="ab1")))
     deployment.write("a_b.csv", csv_bytes(lead_rows(3, tag="ab2")))
     requests, new_keys, messages, _ = evaluate_drops(
-        deployment.instance, str(deployment.drops), None
+        deployment.instance, deployment.settings(), None
     )
     assert requests == [] and new_keys == []
     assert any("rename one" in m for m in messages), messages

@@ -37,7 +37,7 @@ def test_rate_limit_set_at_launch_still_imports_into_the_configured_api(
     deployment.write("tuned.csv", csv_bytes(lead_rows(ROWS, tag="t")))
     deployment.instance.add_dynamic_partitions("csv_drops", ["tuned.csv"])
     with environment(deployment.env):
-        job = build_definitions().resolve_job_def("cleanlist_import_job")
+        job = build_definitions(deployment.settings()).resolve_job_def("cleanlist_import_job")
         result = job.execute_in_process(
             instance=deployment.instance,
             partition_key="tuned.csv",

@@ -19,18 +19,19 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from cleanlist_pipeline.settings import Settings
-from cleanlist_pipeline.settings import settings_from_env as load_settings
-from cleanlist_pipeline.dagster_layer.drops import DROP_SENSOR_NAME, scan_drops
-from cleanlist_pipeline.dagster_layer.imports import build_import_definitions, describe_plan
-from cleanlist_pipeline.dagster_layer.partitions import CSV_DROPS_NAME
+from cleanlist_pipeline.dagster_layer.csv_import import build_import_definitions, describe_plan
+from cleanlist_pipeline.dagster_layer.drops import scan_drops
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.dropstore import local_drop
 from cleanlist_pipeline.ingest import DropChangedError, NotCSVError, read_chunk, split_chunk
+from cleanlist_pipeline.settings import Names, Settings
+from cleanlist_pipeline.settings import settings_from_env as load_settings
 from tests.dagster_helpers import failure_message, materialization, run_import_in_processes
 
 from .conftest import S3Endpoint
 
+DROP_SENSOR_NAME = Names().drop_sensor
+CSV_DROPS_NAME = Names().partitions_drops
 HEADER = "first_name,last_name,email,company_name,job_title\n"
 
 
@@ -69,7 +70,7 @@ class BucketPipeline:
         )
         self.defs = dg.Definitions.merge(
             build_import_definitions(self.settings),
-            dg.Definitions(resources={"cleanlist": resource}),
+            dg.Definitions(resources={Names().resource: resource}),
         )
         self.cursor: str | None = None
 

@@ -6,13 +6,14 @@ re-executed run reports the whole partition, not only the chunks it redid.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 
-if TYPE_CHECKING:  # imports.py imports this module: types only, no cycle at run time
-    from cleanlist_pipeline.dagster_layer.imports import PlanSummary
-    from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+from cleanlist_pipeline.dagster_layer.csv_import.payloads import ChunkResult, PlanSummary
+from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
+
+__all__ = ["render_report"]
 
 
 def _numbers(values: list[int], limit: int = 40) -> str:
@@ -21,29 +22,28 @@ def _numbers(values: list[int], limit: int = 40) -> str:
 
 
 def render_report(
-    summary: PlanSummary, results: list[dict[str, Any]], cleanlist: CleanlistResource
+    summary: PlanSummary, results: list[ChunkResult], cleanlist: CleanlistResource
 ) -> dg.Output[dict[str, Any]]:
     """The import asset's output: a markdown report, numbers for the UI's plots, per-chunk JSON.
 
     Counts and record numbers only, never field values (they are personal data).
     """
-    results = sorted(results, key=lambda r: r["index"])
-    pieces = [p for r in results for p in r["pieces"]]
-    imported = sum(p["rows_imported"] for p in pieces)
-    skipped = sum(p["rows_skipped"] for p in pieces)
-    parsed = sum(p["rows_parsed"] for p in pieces)
-    sent = sum(p["records"] for p in pieces)
-    replays = sum(1 for p in pieces if p["replayed"])
-    from_ledger = sum(1 for p in pieces if p["from_ledger"])
-    splits = sum(1 for r in results for p in r["pieces"] if p["piece"] != str(r["index"]))
+    results = sorted(results, key=lambda r: r.index)
+    pieces = [p for r in results for p in r.pieces]
+    imported = sum(p.rows_imported for p in pieces)
+    skipped = sum(p.rows_skipped for p in pieces)
+    parsed = sum(p.rows_parsed for p in pieces)
+    sent = sum(p.records for p in pieces)
+    replays = sum(1 for p in pieces if p.replayed)
+    from_ledger = sum(1 for p in pieces if p.from_ledger)
+    splits = sum(1 for r in results for p in r.pieces if p.piece != str(r.index))
     skip_reasons: dict[str, int] = {}
-    skip_rows: dict[str, list[int]] = {}
+    skipped_sample: list[int] = []
     for p in pieces:
-        for reason, n in p["skip_reasons"].items():
+        for reason, n in p.skip_reasons.items():
             skip_reasons[reason] = skip_reasons.get(reason, 0) + int(n)
-        if p["skipped_records"]:
-            skip_rows.setdefault("sample", []).extend(p["skipped_records"])
-    workflows = sorted({p["workflow_id"] for p in pieces if p["workflow_id"]})
+        skipped_sample.extend(p.skipped_records)
+    workflows = sorted({p.workflow_id for p in pieces if p.workflow_id})
     rejected = sum(len(v) for v in summary.rejects.values())
     removed = len(summary.removed_duplicates)
     accounted = imported + skipped + rejected + removed + summary.already_imported_records
@@ -92,10 +92,10 @@ def render_report(
             f"| {reason} | {predicted.get(reason, 0)} | {skip_reasons.get(reason, 0)} | "
             f"{_numbers(summary.predicted_skips.get(reason, []), 20)} |"
         )
-    if skip_rows.get("sample"):
+    if skipped_sample:
         lines.append(
             f"\nRecords the API named as skipped (up to 10 per chunk): "
-            f"{_numbers(sorted(skip_rows['sample']))}"
+            f"{_numbers(sorted(skipped_sample))}"
         )
     lines.append("")
     if summary.dispatch:
@@ -110,31 +110,7 @@ def render_report(
     for warning in summary.warnings:
         lines.append(f"\n> **Warning:** {warning}")
 
-    chunk_rows = [
-        {
-            "chunk": r["index"],
-            "pieces": [
-                {
-                    k: p[k]
-                    for k in (
-                        "piece",
-                        "records",
-                        "rows_parsed",
-                        "rows_imported",
-                        "rows_skipped",
-                        "skip_reasons",
-                        "skipped_records",
-                        "workflow_id",
-                        "replayed",
-                        "from_ledger",
-                        "sha256",
-                    )
-                }
-                for p in r["pieces"]
-            ],
-        }
-        for r in results
-    ]
+    chunk_rows = [{"chunk": r.index, "pieces": [p.report_row() for p in r.pieces]} for r in results]
     accounting = {
         "data_records": summary.data_records,
         "removed_duplicates": removed,
