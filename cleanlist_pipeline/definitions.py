@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import dagster as dg
 
 from cleanlist_pipeline.settings import Settings

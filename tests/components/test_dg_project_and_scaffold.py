@@ -35,10 +35,15 @@ def test_the_repo_passes_dg_check_defs_and_lists_the_sample_instance(tmp_path: P
     assert listed.returncode == 0, listed.stderr[-3000:]
     text = listed.stdout[listed.stdout.index("{") :] if "{" in listed.stdout else listed.stdout
     sections = json.loads(text)
-    asset_keys = {a["key"] for a in sections.get("assets", [])}
+    asset_keys = {a["asset_key"] for a in sections["assets"]}
     assert {"cleanlist_csv_import", "leads_snapshot", "lead_lists"} <= asset_keys
-    jobs = {j["name"] for j in sections.get("jobs", [])}
-    assert "cleanlist_import_job" in jobs
+    snapshot = next(a for a in sections["assets"] if a["asset_key"] == "leads_snapshot")
+    assert set(snapshot["dependency_keys"]) == {"cleanlist_csv_import", "cleanlist_enrichment"}
+    assert snapshot["source"] == "cleanlist_pipeline/defs/sample/defs.yaml:5"
+    assert "cleanlist_import_job" in {j["name"] for j in sections["jobs"]}
+    assert {"cleanlist_drop_sensor", "cleanlist_enrichment_sensor"} <= {
+        s["name"] for s in sections["sensors"]
+    }
 
     components = _dg(["list", "components", "--json"], REPO, env)
     assert components.returncode == 0, components.stderr[-3000:]

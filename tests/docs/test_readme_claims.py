@@ -23,13 +23,13 @@ import pytest
 from click.testing import CliRunner
 
 from cleanlist_pipeline.cli import main
-from cleanlist_pipeline.settings import EMBEDDED_LIST_NAME
-from cleanlist_pipeline.settings import settings_from_env as load_settings
-from cleanlist_pipeline.dagster_layer.enrichment import EnrichConfig
 from cleanlist_pipeline.dagster_layer.csv_import import ImportConfig, build_import_definitions
+from cleanlist_pipeline.dagster_layer.enrichment import EnrichConfig
 from cleanlist_pipeline.dagster_layer.lifecycle import build_lifecycle_definitions
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.dagster_layer.snapshots import SnapshotConfig
+from cleanlist_pipeline.settings import EMBEDDED_LIST_NAME
+from cleanlist_pipeline.settings import settings_from_env as load_settings
 
 from . import readme
 
@@ -261,9 +261,10 @@ def test_every_option_the_readme_passes_exists_on_its_command() -> None:
 
 @cache
 def _definitions() -> dg.Definitions:
-    from cleanlist_pipeline.definitions import build_definitions
+    # what `dg dev` and `dagster dev` load: the sample defs.yaml instance of the component
+    from cleanlist_pipeline.definitions import load_project_defs
 
-    return build_definitions()
+    return load_project_defs()
 
 
 def test_every_asset_check_is_explained() -> None:
@@ -316,6 +317,14 @@ def test_every_yaml_run_config_in_the_readme_is_valid_for_its_job() -> None:
     }
     for block in blocks:
         config = yaml.safe_load(block)
+        if "type" in config:  # a defs.yaml: its attributes must fit the component's schema
+            from cleanlist_pipeline.dagster_layer.component import CleanlistComponent
+
+            assert config["type"] == "cleanlist_pipeline.CleanlistComponent", block
+            model = CleanlistComponent.get_model_cls()
+            assert model is not None
+            model.model_validate(config["attributes"])
+            continue
         (asset,) = config.get("ops", {"cleanlist_csv_import": None})
         job = _definitions().resolve_job_def(jobs[asset])
         assert dg.validate_run_config(job, config), block

@@ -22,9 +22,6 @@ import pytest
 
 from cleanlist_pipeline.dagster_layer.csv_import.plan_step import rejects_path
 from cleanlist_pipeline.dagster_layer.snapshots import (
-    LEADS_SNAPSHOT_KEY,
-    LISTS_PARTITIONS,
-    SNAPSHOT_IO_MANAGER_KEY,
     LeadsSnapshotIOManager,
 )
 from cleanlist_pipeline.ingest import plan_file, write_rejects

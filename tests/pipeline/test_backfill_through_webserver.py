@@ -95,7 +95,9 @@ def test_backfill_of_sample_drops_completes(
         with dg.DagsterInstance.from_config(str(home)) as instance:
             for key in keys:
                 records = instance.fetch_materializations(
-                    dg.AssetRecordsFilter(asset_key=DEFAULT_NAMES.import_asset, asset_partitions=[key]),
+                    dg.AssetRecordsFilter(
+                        asset_key=DEFAULT_NAMES.import_asset, asset_partitions=[key]
+                    ),
                     limit=1,
                 ).records
                 assert records, f"{key} was not materialized by the backfill"
