@@ -12,8 +12,7 @@ import dagster as dg
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import storage_uri, table_schema_metadata
 from cleanlist_pipeline.dagster_layer.step_retry import (
-    API_POOL,
-    API_RETRY_POLICY,
+    api_asset_attributes,
     fail_fast_on_permanent_errors,
 )
 from cleanlist_pipeline.settings import Names, Settings
@@ -30,13 +29,8 @@ def build_catalog_asset(settings: Settings) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=names.catalog_asset,
-        required_resource_keys={names.resource},
-        group_name=settings.group_name,
-        owners=list(settings.owners) or None,
-        tags=dict(settings.tags) or None,
         kinds={"cleanlist", "parquet"},
-        pool=API_POOL,
-        retry_policy=API_RETRY_POLICY,
+        **api_asset_attributes(settings),
         metadata={
             "dagster/column_schema": table_schema_metadata(column_schema(LISTS_SCHEMA)),
             "dagster/uri": dg.MetadataValue.text(storage_uri(f"{data_dir.rstrip('/')}/lead_lists")),

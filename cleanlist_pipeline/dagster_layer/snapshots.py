@@ -35,8 +35,7 @@ import pyarrow as pa
 from cleanlist_pipeline import contract
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.step_retry import (
-    API_POOL,
-    API_RETRY_POLICY,
+    api_asset_attributes,
     fail_fast_on_permanent_errors,
 )
 from cleanlist_pipeline.settings import Names, Settings
@@ -253,18 +252,13 @@ def build_snapshot_asset(settings: Settings) -> dg.AssetsDefinition:
         key=key,
         partitions_def=lists_partitions(names),
         io_manager_key=names.io_manager,
-        required_resource_keys={names.resource},
         deps=[
             # A drop feeds one list, but no mapping says which: every drop counts for each list.
             dg.AssetDep(names.import_asset, partition_mapping=dg.AllPartitionMapping()),
             dg.AssetDep(names.enrichment_asset),  # both by list id: identity
         ],
-        group_name=settings.group_name,
-        owners=list(settings.owners) or None,
-        tags=dict(settings.tags) or None,
         kinds={"cleanlist", "parquet"},
-        pool=API_POOL,
-        retry_policy=API_RETRY_POLICY,
+        **api_asset_attributes(settings),
         metadata={
             "dagster/column_schema": LEADS_COLUMN_SCHEMA,
             "dagster/uri": dg.MetadataValue.text(storage_uri(f"{data_dir.rstrip('/')}/leads")),

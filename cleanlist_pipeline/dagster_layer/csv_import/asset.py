@@ -39,6 +39,7 @@ from cleanlist_pipeline.dagster_layer.csv_import.report import render_report
 from cleanlist_pipeline.dagster_layer.drop_sensor import build_drop_sensor
 from cleanlist_pipeline.dagster_layer.partitions import drops_partitions
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
+from cleanlist_pipeline.dagster_layer.step_retry import instance_asset_attributes
 from cleanlist_pipeline.settings import Settings
 
 __all__ = [
@@ -141,9 +142,7 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
 
     @dg.graph_asset(
         key=names.import_asset,
-        group_name=settings.group_name,
-        owners=list(settings.owners) or None,
-        tags=dict(settings.tags) or None,
+        **instance_asset_attributes(settings),
         partitions_def=drops_partitions(names),
         config=_config,
         kinds={"cleanlist", "csv"},

@@ -23,8 +23,7 @@ from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
 from cleanlist_pipeline.dagster_layer.spend import SpendGuardError, guard_quote, guard_worst_case
 from cleanlist_pipeline.dagster_layer.step_retry import (
-    API_POOL,
-    API_RETRY_POLICY,
+    api_asset_attributes,
     fail_fast_on_permanent_errors,
 )
 from cleanlist_pipeline.settings import Settings
@@ -220,13 +219,8 @@ def build_enrich_later_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         partitions_def=lists_partitions(names),
-        required_resource_keys={names.resource},
-        group_name=settings.group_name,
-        owners=list(settings.owners) or None,
-        tags=dict(settings.tags) or None,
         kinds={"cleanlist"},
-        pool=API_POOL,
-        retry_policy=API_RETRY_POLICY,
+        **api_asset_attributes(settings),
         description=(
             "Enrich leads already in a list (partition = list_id): the whole list through "
             "POST /enrichment/bulk, or only leads missing an email/phone through each page's "
