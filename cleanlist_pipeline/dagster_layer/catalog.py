@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import storage_uri, table_schema_metadata
 from cleanlist_pipeline.dagster_layer.step_retry import (
-    api_asset_attributes,
     fail_fast_on_permanent_errors,
 )
 from cleanlist_pipeline.settings import Names, Settings

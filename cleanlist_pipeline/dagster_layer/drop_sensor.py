@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from cleanlist_pipeline.dagster_layer.attributes import sensor_status
 from cleanlist_pipeline.dagster_layer.drop_state import State, drop_state
 from cleanlist_pipeline.dagster_layer.drops import scan_drops
 from cleanlist_pipeline.dagster_layer.partitions import drops_partitions
@@ -99,11 +100,7 @@ def build_drop_sensor(settings: Settings, job: Any) -> dg.SensorDefinition:
         name=names.drop_sensor,
         target=job,
         minimum_interval_seconds=settings.drop_sensor_interval_seconds,
-        default_status=(
-            dg.DefaultSensorStatus.RUNNING
-            if settings.automation_running
-            else dg.DefaultSensorStatus.STOPPED
-        ),
+        default_status=sensor_status(settings),
         description=f"Registers each new CSV in the drop folder as a {names.partitions_drops} "
         "partition and requests one import run per file (run key = path + sha256).",
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from cleanlist_pipeline.dagster_layer.attributes import schedule_status
 from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
 from cleanlist_pipeline.settings import Names, Settings
 
@@ -30,11 +31,7 @@ def build_refresh_schedule(settings: Settings, target: Any) -> dg.ScheduleDefini
         cron_schedule=settings.schedule_cron,
         target=target,
         execution_timezone="UTC",
-        default_status=(
-            dg.DefaultScheduleStatus.RUNNING
-            if settings.automation_running
-            else dg.DefaultScheduleStatus.STOPPED
-        ),
+        default_status=schedule_status(settings),
         description="Refresh the lists catalog and snapshot every tracked list.",
     )
     def daily_refresh(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:

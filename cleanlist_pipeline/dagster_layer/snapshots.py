@@ -33,9 +33,9 @@ import dagster as dg
 import pyarrow as pa
 
 from cleanlist_pipeline import contract
+from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.step_retry import (
-    api_asset_attributes,
     fail_fast_on_permanent_errors,
 )
 from cleanlist_pipeline.settings import Names, Settings

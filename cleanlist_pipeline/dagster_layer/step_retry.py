@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -31,14 +30,9 @@ from cleanlist_pipeline.api.errors import (
 __all__ = [
     "API_POOL",
     "API_RETRY_POLICY",
-    "api_asset_attributes",
     "fail_fast_on_permanent_errors",
-    "instance_asset_attributes",
     "is_transient",
 ]
-
-if TYPE_CHECKING:
-    from cleanlist_pipeline.settings import Settings
 
 #: The concurrency pool of every step that calls the API (``dagster instance concurrency set``).
 API_POOL = "cleanlist_api"
@@ -47,26 +41,6 @@ API_POOL = "cleanlist_api"
 API_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
-
-
-def instance_asset_attributes(settings: Settings) -> dict[str, Any]:
-    """Group, owners and tags every asset of the instance carries (``@dg.asset(**…)``)."""
-    return {
-        "group_name": settings.group_name,
-        "owners": list(settings.owners) or None,
-        "tags": dict(settings.tags) or None,
-    }
-
-
-def api_asset_attributes(settings: Settings) -> dict[str, Any]:
-    """:func:`instance_asset_attributes` plus the API pool and the transport retry policy, and
-    the instance's resource, for an asset whose one step calls the API."""
-    return {
-        **instance_asset_attributes(settings),
-        "required_resource_keys": {settings.names.resource},
-        "pool": API_POOL,
-        "retry_policy": API_RETRY_POLICY,
-    }
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 
 import dagster as dg
 
+from cleanlist_pipeline.dagster_layer.attributes import instance_asset_attributes
 from cleanlist_pipeline.dagster_layer.checks import build_import_checks
 from cleanlist_pipeline.dagster_layer.csv_import.chunk_step import import_task
 from cleanlist_pipeline.dagster_layer.csv_import.config import ImportConfig
@@ -39,7 +40,6 @@ from cleanlist_pipeline.dagster_layer.csv_import.report import render_report
 from cleanlist_pipeline.dagster_layer.drop_sensor import build_drop_sensor
 from cleanlist_pipeline.dagster_layer.partitions import drops_partitions
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
-from cleanlist_pipeline.dagster_layer.step_retry import instance_asset_attributes
 from cleanlist_pipeline.settings import Settings
 
 __all__ = [

@@ -18,12 +18,12 @@ import dagster as dg
 
 from cleanlist_pipeline.api.errors import ValidationError
 from cleanlist_pipeline.contract import BULK_SCOPE, DATA_POINTS, LEADS_PAGE_SIZE_MAX, EnrichmentType
+from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.enrichment.events import EVENT
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
 from cleanlist_pipeline.dagster_layer.spend import SpendGuardError, guard_quote, guard_worst_case
 from cleanlist_pipeline.dagster_layer.step_retry import (
-    api_asset_attributes,
     fail_fast_on_permanent_errors,
 )
 from cleanlist_pipeline.settings import Settings

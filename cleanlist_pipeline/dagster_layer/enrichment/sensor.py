@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from cleanlist_pipeline.dagster_layer.attributes import sensor_status
 from cleanlist_pipeline.dagster_layer.enrichment.cursor import EnrichmentCursor, PollPolicy
 from cleanlist_pipeline.dagster_layer.enrichment.events import FinishedLookup, read_new_events
 from cleanlist_pipeline.dagster_layer.enrichment.tick import run_tick
@@ -32,11 +33,7 @@ def build_enrichment_sensor(
         name=names.enrichment_sensor,
         target=target,
         minimum_interval_seconds=settings.enrichment_poll_seconds,
-        default_status=(
-            dg.DefaultSensorStatus.RUNNING
-            if settings.automation_running
-            else dg.DefaultSensorStatus.STOPPED
-        ),
+        default_status=sensor_status(settings),
         required_resource_keys={names.resource},
         description=(
             "Polls Cleanlist enrichment workflows found in the import ledger and enrich-later "
