@@ -7,8 +7,6 @@ through the same GraphQL API the UI draws it from, then stops the whole group.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -18,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cleanlist_pipeline.testing import stop_process_group
 from tests.components.conftest import BIN, REPO, DgProject, dg_env
 
 GRAPH = """{ assetNodes { assetKey { path } dependencyKeys { path }
@@ -72,12 +71,7 @@ def test_dg_dev_draws_import_and_enrichment_into_the_snapshot(tmp_path: Path) ->
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             nodes = _graph(client, proc, log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(proc, timeout=30)
 
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     deps = {key: {"/".join(d["path"]) for d in n["dependencyKeys"]} for key, n in by_key.items()}
