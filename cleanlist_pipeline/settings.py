@@ -332,10 +332,10 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def default_state_dir(environ: Mapping[str, str] | None = None) -> str:
-    """``$DAGSTER_HOME``, else a per-user state directory (never a shared ``/tmp`` path)."""
-    env = os.environ if environ is None else environ
-    home = env.get("DAGSTER_HOME")
+def default_state_dir(environ: Mapping[str, str]) -> str:
+    """``DAGSTER_HOME`` from ``environ``, else a per-user state directory (never a shared
+    ``/tmp`` path). Callers other than :func:`settings_from_env` pass ``{}``."""
+    home = environ.get("DAGSTER_HOME")
     if home:
         return home
     try:

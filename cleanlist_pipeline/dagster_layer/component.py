@@ -167,7 +167,7 @@ class CleanlistComponent(dg.Component, dg.Resolvable, dg.Model):
             org_id=api.org_id or None,
             rate_limit_backend=api.rate_limit_backend or "sqlite",
             redis_url=api.redis_url or None,
-            state_dir=local(self.state_dir) or default_state_dir(),
+            state_dir=local(self.state_dir) or default_state_dir({}),
             key_prefix=tuple(self.key_prefix) if self.key_prefix is not None else None,
             group_name=self.group_name,
             owners=tuple(self.owners),
@@ -242,6 +242,7 @@ class CleanlistComponentScaffolder(dg.Scaffolder):
                   # list_name: Inbound leads            # or list_id: …
                   # data_dir: data                      # snapshots and rejects files
                   # enrichment: {{type: partial, max_credits: 5000}}
+                  state_dir: "{{{{ env.DAGSTER_HOME }}}}"   # embedded sandbox + rate limiter files
                   api:
                     api_key: "{{{{ env.CLEANLIST_API_KEY }}}}"
                   # owners: [team:growth]

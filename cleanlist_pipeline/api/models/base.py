@@ -7,6 +7,7 @@ does not break us) and *strict on required fields*: a missing or mistyped requir
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import types
 import typing
@@ -107,14 +108,15 @@ def _check(kind: Any, value: Any, model: str, path: str) -> Any:
     )
 
 
-class ListField:
+class ListField(abc.ABC):
     """Base of a field type that parses a whole JSON list itself (e.g. a page's leads)."""
 
     __slots__ = ()
 
     @classmethod
+    @abc.abstractmethod
     def _from_json_list(cls, value: Any, model: str, path: str) -> Any:
-        raise NotImplementedError
+        """The parsed field for the JSON list ``value`` at ``path`` of ``model``."""
 
 
 class Model:
