@@ -346,24 +346,15 @@ def default_state_dir(environ: Mapping[str, str]) -> str:
         return str(Path.home() / ".local" / "state" / "cleanlist-pipeline")
 
 
-def _int(env: Mapping[str, str], var: str) -> int | None:
+def _number(env: Mapping[str, str], var: str, kind: type[int] | type[float] = int) -> Any:
     raw = env.get(var)
     if not raw:
         return None
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise SettingsError(f"{var} must be a whole number, not {raw!r}") from None
-
-
-def _float(env: Mapping[str, str], var: str) -> float | None:
-    raw = env.get(var)
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{var} must be a number, not {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{var} must be {what}, not {raw!r}") from None
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -383,18 +374,19 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         "list_name": None if env.get("CLEANLIST_LIST_ID") else env.get("CLEANLIST_LIST_NAME"),
         "namespace": env.get("CLEANLIST_NAMESPACE") or None,
         "enrichment_type": env.get("CLEANLIST_ENRICHMENT_TYPE") or None,
-        "max_credits": _int(env, "CLEANLIST_MAX_CREDITS"),
-        "rate_limit_per_key": _int(env, "CLEANLIST_RATE_LIMIT_PER_KEY"),
-        "rate_limit_per_org": _int(env, "CLEANLIST_RATE_LIMIT_PER_ORG"),
+        "max_credits": _number(env, "CLEANLIST_MAX_CREDITS"),
+        "rate_limit_per_key": _number(env, "CLEANLIST_RATE_LIMIT_PER_KEY"),
+        "rate_limit_per_org": _number(env, "CLEANLIST_RATE_LIMIT_PER_ORG"),
         "rate_limit_backend": env.get("CLEANLIST_RATE_LIMIT_BACKEND") or None,
         "redis_url": env.get("CLEANLIST_REDIS_URL") or None,
         "org_id": env.get("CLEANLIST_ORG_ID") or None,
         "webserver_url": env.get("CLEANLIST_WEBSERVER_URL") or None,
-        "ingest_workers": _int(env, "CLEANLIST_INGEST_WORKERS"),
-        "sandbox_enrich_seconds": _float(env, "CLEANLIST_SANDBOX_ENRICH_SECONDS"),
+        "ingest_workers": _number(env, "CLEANLIST_INGEST_WORKERS"),
+        "sandbox_enrich_seconds": _number(env, "CLEANLIST_SANDBOX_ENRICH_SECONDS", float),
         "state_dir": default_state_dir(env),
     }
-    values.update(overrides)
+    # an override of None is a flag not given: it must not hide the environment's value
+    values.update({k: v for k, v in overrides.items() if v is not None})
     # a list given as an override replaces the environment's whole choice of list
     if overrides.get("list_name"):
         values["list_id"] = None
