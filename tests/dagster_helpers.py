@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 
 from cleanlist_pipeline.settings import Names
 
@@ -52,6 +52,18 @@ class ProcessRun:
     seconds: float
 
 
+def reconstructable_job(module: str, job_name: str) -> ReconstructableJob:
+    """``module:defs``'s job as a step process would load it, freshly from the environment.
+
+    Dagster keeps the last reconstructed job in an ``lru_cache`` keyed by equal pointers, so a
+    second test in the same worker would get the first test's definitions (its sandbox, drops
+    and IO-manager folder) without this.
+    """
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
+    return ReconstructableRepository.for_module(module, "defs").get_reconstructable_job(job_name)
+
+
 def run_import_in_processes(
     instance: dg.DagsterInstance,
     partition_key: str,
@@ -64,8 +76,7 @@ def run_import_in_processes(
     deployment would: each step process rebuilds the definitions from ``module``'s ``defs`` (by
     default ``tests.env_definitions``) and the ``CLEANLIST_*`` environment the caller has set."""
     instance.add_dynamic_partitions(names.partitions_drops, [partition_key])
-    repo = ReconstructableRepository.for_module(module, "defs")
-    job = repo.get_reconstructable_job(names.import_job)
+    job = reconstructable_job(module, names.import_job)
     started = time.monotonic()
     with dg.execute_job(
         job,

@@ -16,11 +16,19 @@ from cleanlist_pipeline.dagster_layer.csv_import import build_import_definitions
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 from cleanlist_pipeline.settings import settings_from_env
 
-settings = settings_from_env()
-_resources: dict[str, object] = {settings.names.resource: CleanlistResource.from_settings(settings)}
-if os.environ.get("CLEANLIST_TEST_IO_DIR"):
-    _resources["io_manager"] = dg.FilesystemIOManager(base_dir=os.environ["CLEANLIST_TEST_IO_DIR"])
 
-defs = dg.Definitions.merge(
-    build_import_definitions(settings), dg.Definitions(resources=_resources)
-)
+# Built when loaded, not at import: one pytest worker imports this module once and reloads the
+# definitions for several tests, each with its own environment (sandbox, drops, IO dir).
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = settings_from_env()
+    resources: dict[str, object] = {
+        settings.names.resource: CleanlistResource.from_settings(settings)
+    }
+    if os.environ.get("CLEANLIST_TEST_IO_DIR"):
+        resources["io_manager"] = dg.FilesystemIOManager(
+            base_dir=os.environ["CLEANLIST_TEST_IO_DIR"]
+        )
+    return dg.Definitions.merge(
+        build_import_definitions(settings), dg.Definitions(resources=resources)
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+from tests.dagster_helpers import reconstructable_job
 
 from .conftest import HEADER, Pipeline, failure_message, lead_rows
 from .test_failed_run_keeps_its_ledger import CALLS, FailingResource
@@ -35,9 +36,7 @@ def test_reexecution_from_failure_imports_only_the_failed_chunks(
         "CLEANLIST_NAMESPACE": p.settings.namespace,
     }.items():
         monkeypatch.setenv(name, value)
-    job = ReconstructableRepository.for_module(
-        "tests.env_definitions", "defs"
-    ).get_reconstructable_job("cleanlist_import_job")
+    job = reconstructable_job("tests.env_definitions", "cleanlist_import_job")
     requests = p.csv_requests()
     options = dg.ReexecutionOptions.from_failure(failed.run_id, p.instance)
     with dg.execute_job(job, instance=p.instance, reexecution_options=options) as result:
