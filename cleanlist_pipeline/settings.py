@@ -29,6 +29,10 @@ Two modes, decided by the API key:
 | ``CLEANLIST_WEBSERVER_URL`` | unset (backfill cancel by stop record) | unset |
 | ``CLEANLIST_INGEST_WORKERS`` | 1 | 1 |
 | ``CLEANLIST_SANDBOX_ENRICH_SECONDS`` | 3 | — |
+| ``CLEANLIST_SCHEDULE_CRON`` | ``0 5 * * *`` | ``0 5 * * *`` |
+| ``CLEANLIST_ALLOW_INSECURE_OBJECT_STORE`` | off: ``http`` object stores only on loopback | off |
+| ``CLEANLIST_REJECTS_FORMULA_GUARD`` | off: rejects byte-identical | off |
+| ``CLEANLIST_STATE_DIR`` | ``DAGSTER_HOME``, else a per-user state folder | the same |
 | ``DAGSTER_HOME`` | where the embedded sandbox and the rate limiter keep their files | |
 
 >>> settings_from_env({}).mode
@@ -226,6 +230,11 @@ class Settings:
     state_dir: str | None = None
     sandbox_enrich_seconds: float = 3.0
     ingest_workers: int = 1
+    # plain ``http`` to an object store off loopback sends leads in clear: refused unless set
+    allow_insecure_object_store: bool = False
+    # prefix rejects-file cells starting with = + - @ with ' (off: the file stays byte-identical
+    # so it can be fixed and re-dropped)
+    rejects_formula_guard: bool = False
     # Dagster presentation and automation
     key_prefix: tuple[str, ...] | None = None
     group_name: str = "cleanlist"
@@ -333,9 +342,10 @@ def origin_of(url: str) -> str:
 
 
 def default_state_dir(environ: Mapping[str, str]) -> str:
-    """``DAGSTER_HOME`` from ``environ``, else a per-user state directory (never a shared
-    ``/tmp`` path). Callers other than :func:`settings_from_env` pass ``{}``."""
-    home = environ.get("DAGSTER_HOME")
+    """``CLEANLIST_STATE_DIR`` or ``DAGSTER_HOME`` from ``environ``, else a per-user state
+    directory (never a shared ``/tmp`` path). Callers other than :func:`settings_from_env`
+    pass ``{}``."""
+    home = environ.get("CLEANLIST_STATE_DIR") or environ.get("DAGSTER_HOME")
     if home:
         return home
     try:
@@ -355,6 +365,21 @@ def _number(env: Mapping[str, str], var: str, kind: type[int] | type[float] = in
     except ValueError:
         what = "a whole number" if kind is int else "a number"
         raise SettingsError(f"{var} must be {what}, not {raw!r}") from None
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], var: str) -> bool | None:
+    raw = (env.get(var) or "").strip().lower()
+    if not raw:
+        return None
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingsError(f"{var} must be true or false (1/0, yes/no, on/off), not {raw!r}")
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -383,6 +408,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         "webserver_url": env.get("CLEANLIST_WEBSERVER_URL") or None,
         "ingest_workers": _number(env, "CLEANLIST_INGEST_WORKERS"),
         "sandbox_enrich_seconds": _number(env, "CLEANLIST_SANDBOX_ENRICH_SECONDS", float),
+        "schedule_cron": env.get("CLEANLIST_SCHEDULE_CRON") or None,
+        "allow_insecure_object_store": _flag(env, "CLEANLIST_ALLOW_INSECURE_OBJECT_STORE"),
+        "rejects_formula_guard": _flag(env, "CLEANLIST_REJECTS_FORMULA_GUARD"),
         "state_dir": default_state_dir(env),
     }
     # an override of None is a flag not given: it must not hide the environment's value
