@@ -93,3 +93,23 @@ LEAD_FIELDS: Final[tuple[str, ...]] = (
 
 #: The header that carries the key.
 AUTH_HEADER: Final = "Authorization"
+
+#: Each ``/api/v1/public/*`` endpoint checks exactly one scope; a missing one is 403
+#: ``insufficient_scope`` whose ``details`` list the required and granted scopes (contract §1).
+SCOPE_LISTS_READ: Final = "lists:read"
+SCOPE_LISTS_WRITE: Final = "lists:write"
+SCOPE_ENRICH_READ: Final = "enrich:read"
+SCOPE_ENRICH_WRITE: Final = "enrich:write"
+SCOPE_CREDITS_READ: Final = "credits:read"
+#: What each scope the connector uses grants (contract §1, "Scopes"). ``GET /whoami`` needs
+#: none and lists the key's ``scopes``.
+SCOPE_GRANTS: Final[dict[str, str]] = {
+    SCOPE_LISTS_READ: "GET /lead-lists, GET /lead-lists/{id}, GET /lead-lists/{id}/leads",
+    SCOPE_LISTS_WRITE: "create, PATCH, DELETE list; add/remove leads; CSV import",
+    SCOPE_ENRICH_WRITE: "enrichment/bulk, enrichment/by-task; CSV import with dispatch_enrichment",
+    SCOPE_ENRICH_READ: "GET /enrichment/status/{id}",
+    SCOPE_CREDITS_READ: "GET /credits/balance, POST /credits/estimate",
+}
+#: Estimate tools whose quote is optional: CSV import with enrichment may skip it ("recommended
+#: for large dispatches", contract §2.9). ``enrichment/bulk`` and ``/by-task`` need one.
+QUOTE_OPTIONAL_TOOLS: Final = frozenset({"bulk_import_csv"})

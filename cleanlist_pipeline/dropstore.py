@@ -36,8 +36,12 @@ How an object drop is read:
   URI: one ranged GET of about one chunk), and the manifest's chunk sha256 refuses an object that
   changed since planning. No step needs the planning machine's disk, and no cache must be kept.
 
-Rejects go to ``<data dir>/rejects/<partition key>`` through ``storage.resolve_filesystem``:
-written to a local temporary file, then published by one upload and a move (as snapshots are).
+Rejects go to ``<data dir>/rejects/<name>~<hash>.csv`` (:func:`rejects_name`: the partition
+key's folders and readable name, plus the first 8 hex digits of the sha256 of the exact key, so
+drops whose keys differ only in what sanitising or the added ``.csv`` erases — ``leads...csv``
+and ``leads_csv.csv`` — never share a rejects file) through ``storage.resolve_filesystem``:
+written to a private local temporary file, then published by one upload and a move (as
+snapshots are).
 """
 
 from __future__ import annotations
@@ -57,9 +61,12 @@ import pyarrow.fs as pafs
 
 from cleanlist_pipeline.ingest import ImportPlan, IngestError, plan_file, write_rejects
 from cleanlist_pipeline.ingest.encoding import sha256_file
-from cleanlist_pipeline.ingest.mapping import sidecar_path
+from cleanlist_pipeline.ingest.errors import MappingError
+from cleanlist_pipeline.ingest.identity import FileIdentity, file_identity
+from cleanlist_pipeline.ingest.mapping import SIDECAR_MAX_BYTES, sidecar_path
 from cleanlist_pipeline.ingest.source import is_uri
 from cleanlist_pipeline.storage.filesystem import atomic_file, is_local, resolve_filesystem
+from cleanlist_pipeline.uris import check_object_store_uri
 
 __all__ = [
     "LocalDrop",
@@ -72,6 +79,7 @@ __all__ = [
     "object_uri",
     "publish_rejects",
     "rejects_location",
+    "rejects_name",
     "rejects_target",
 ]
 
@@ -99,16 +107,11 @@ class ObjectRoot:
     base: str
 
 
-def object_root(uri: str) -> ObjectRoot:
-    """Open the object-store prefix ``uri`` (credentials in the URI are refused)."""
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        raise ValueError(
-            "the drops URI carries credentials; remove them and set them in the environment "
-            "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or an instance profile): every drop's "
-            "URI is passed to chunk steps and shown in messages"
-        )
-    fs, base = resolve_filesystem(uri)
+def object_root(uri: str, *, allow_insecure: bool = False) -> ObjectRoot:
+    """Open the object-store prefix ``uri`` (credentials in the URI are refused, and plain http
+    off loopback unless ``allow_insecure``: ``uris.check_object_store_uri``)."""
+    check_object_store_uri(uri, "CLEANLIST_DROPS_DIR", allow_insecure=allow_insecure)
+    fs, base = resolve_filesystem(uri, allow_insecure=allow_insecure)
     return ObjectRoot(uri, fs, base)
 
 
@@ -197,18 +200,20 @@ class LocalDrop:
     """A drop readable as a local file for planning.
 
     ``path`` is the file planning reads (the drop itself, or a private copy of the object);
-    ``location`` is what chunk steps open and messages show (the local path, or the object URI).
+    ``location`` is what chunk steps open and messages show (the local path, or the object URI);
+    ``identity`` is the local file's (``ingest.identity``): planning refuses any other file.
     """
 
     path: Path
     location: str
     sha256: str
     copied: bool
+    identity: FileIdentity | None = None
 
     def plan(self, **kwargs: Any) -> ImportPlan:
         """``ingest.plan_file`` on the local file; the plan and any error name ``location``."""
         try:
-            plan = plan_file(self.path, **kwargs)
+            plan = plan_file(self.path, identity=self.identity, **kwargs)
         except IngestError as exc:
             raise self.rename(exc) from None
         return replace(plan, path=self.location) if self.copied else plan
@@ -226,17 +231,25 @@ class LocalDrop:
 
 
 @contextlib.contextmanager
-def local_drop(location: str | os.PathLike[str], sha256: str | None = None) -> Iterator[LocalDrop]:
+def local_drop(
+    location: str | os.PathLike[str],
+    sha256: str | None = None,
+    identity: FileIdentity | None = None,
+) -> Iterator[LocalDrop]:
     """Yield the drop as a local file: itself, or a verified private copy of the object.
 
     ``sha256`` (optional) is computed for a local file when not given; for an object it is the
     hash of the bytes downloaded. The copy (``0o600`` in a ``0o700`` folder: drops hold personal
-    data) and its sidecar mapping are deleted on exit.
+    data) and its sidecar mapping are deleted on exit. ``identity``: what the drop scan found
+    for a local file (default: the file there now); hashing and planning open the file without
+    following a symlink and refuse any other file (``DropChangedError``, naming the drop).
     """
     text = os.fspath(location)
     if not is_object_store(text):
         path = Path(resolve_filesystem(text)[1]) if is_uri(text) else Path(text)
-        yield LocalDrop(path, str(path), sha256 or sha256_file(path), copied=False)
+        found = identity or file_identity(path)
+        digest = sha256 or sha256_file(path, found)
+        yield LocalDrop(path, str(path), digest, copied=False, identity=found)
         return
     fs, path = _open(text)
     folder = tempfile.mkdtemp(prefix="cleanlist-drop-")  # 0o700
@@ -246,7 +259,15 @@ def local_drop(location: str | os.PathLike[str], sha256: str | None = None) -> I
         digest = _download(fs, path, local, text)
         side = sidecar_path(path)
         side_key = side.as_posix()
-        if fs.get_file_info(side_key).type == pafs.FileType.File:
+        side_info = fs.get_file_info(side_key)
+        if side_info.type == pafs.FileType.File:
+            if (side_info.size or 0) > SIDECAR_MAX_BYTES:  # refused before a byte is fetched
+                raise MappingError(
+                    text,
+                    f"the sidecar {side.name} is larger than {SIDECAR_MAX_BYTES} bytes: that is "
+                    "no column mapping",
+                    'write it as {"email": "E-mail", ...}: one entry per field',
+                )
             _download(fs, side_key, Path(folder) / side.name, text)
         yield LocalDrop(local, text, digest, copied=True)
     finally:
@@ -277,22 +298,43 @@ def _download(fs: pafs.FileSystem, path: str, dest: Path, uri: str) -> str:
     return h.hexdigest()
 
 
-def _rejects_name(partition_key: str) -> str:
-    return partition_key if partition_key.lower().endswith(".csv") else f"{partition_key}.csv"
+#: Bytes kept of a rejects file's readable name: with ``~<hash>.csv`` it stays within the 255
+#: bytes most filesystems allow for one name (a drop's own name may already use them all).
+_REJECTS_NAME_BYTES = 160
 
 
-def rejects_location(data_dir: str) -> tuple[pafs.FileSystem, str]:
+def rejects_name(partition_key: str) -> str:
+    """The rejects file of ``partition_key``, relative to ``<data dir>/rejects``: the key's
+    folders, its file name without ``.csv``, ``~`` and 8 hex digits of the sha256 of the exact
+    key, ``.csv``. Keys that sanitise alike (``leads...csv`` gives the key ``leads_csv``) or
+    differ only in case (on a case-blind disk) still get files of their own.
+
+    >>> rejects_name("2025-04-crm-export.csv"), rejects_name("leads_csv")
+    ('2025-04-crm-export~652652f0.csv', 'leads_csv~e33d7f94.csv')
+    """
+    folder, _, name = partition_key.rpartition("/")
+    stem = name[:-4] if name.lower().endswith(".csv") else name
+    stem = stem.encode("utf-8")[:_REJECTS_NAME_BYTES].decode("utf-8", "ignore") or "drop"
+    digest = hashlib.sha256(partition_key.encode("utf-8")).hexdigest()[:8]
+    return f"{folder}/{stem}~{digest}.csv" if folder else f"{stem}~{digest}.csv"
+
+
+def rejects_location(
+    data_dir: str, *, allow_insecure: bool = False
+) -> tuple[pafs.FileSystem, str]:
     """``(filesystem, base path)`` of ``<data dir>/rejects``."""
-    fs, base = resolve_filesystem(data_dir)
+    fs, base = resolve_filesystem(data_dir, allow_insecure=allow_insecure)
     sep = os.sep if is_local(fs) else "/"
     return fs, base.rstrip("/\\") + sep + "rejects"
 
 
-def rejects_target(data_dir: str, partition_key: str) -> tuple[pafs.FileSystem, str, str]:
+def rejects_target(
+    data_dir: str, partition_key: str, *, allow_insecure: bool = False
+) -> tuple[pafs.FileSystem, str, str]:
     """``(filesystem, path, shown)`` of a partition's rejects file; ``shown`` is a local path or
     a URI without credentials (what metadata and reports print)."""
-    fs, folder = rejects_location(data_dir)
-    name = _rejects_name(partition_key)
+    fs, folder = rejects_location(data_dir, allow_insecure=allow_insecure)
+    name = rejects_name(partition_key)
     if is_local(fs):
         path = os.path.join(folder, *name.split("/"))
         return fs, path, path
@@ -301,15 +343,23 @@ def rejects_target(data_dir: str, partition_key: str) -> tuple[pafs.FileSystem, 
 
 
 def publish_rejects(
-    plan: ImportPlan, data_dir: str, partition_key: str, source: str | os.PathLike[str]
+    plan: ImportPlan,
+    data_dir: str,
+    partition_key: str,
+    source: str | os.PathLike[str],
+    *,
+    formula_guard: bool = False,
+    allow_insecure: bool = False,
 ) -> str:
-    """Write ``plan``'s removed and rejected records to ``<data dir>/rejects/<key>`` atomically.
+    """Write ``plan``'s removed and rejected records to ``<data dir>/rejects/``
+    :func:`rejects_name` atomically.
 
-    ``source`` is a local copy of the drop (the rows are copied from it byte for byte). Returns
-    where the file is (a local path or a URI without credentials).
+    ``source`` is a local copy of the drop (the rows are copied from it byte for byte, or with
+    ``formula_guard`` — ``Settings.rejects_formula_guard`` — with formula-like cells prefixed by
+    ``'``). Every local file involved is ``0o600`` from its creation and removed on failure.
+    Returns where the file is (a local path or a URI without credentials).
     """
-    fs, path, shown = rejects_target(data_dir, partition_key)
+    fs, path, shown = rejects_target(data_dir, partition_key, allow_insecure=allow_insecure)
     with atomic_file(fs, path) as tmp:
-        write_rejects(plan, tmp, source_path=source)
-        os.chmod(tmp, 0o600)  # the rows hold personal data
+        write_rejects(plan, tmp, source_path=source, formula_guard=formula_guard)
     return shown

@@ -9,6 +9,11 @@ Tests that need another configuration start their own process::
 
     with start_sandbox_process(rpm_key=2, rpm_org=0) as proc:
         handle = SandboxHandle(proc.origin, proc.key)
+
+Admin calls (``/_sandbox/…``) need the sandbox's admin token in ``X-Sandbox-Admin-Token``.
+``SandboxHandle`` sends it: pass ``admin_token=`` or let it find the token of a sandbox process
+this process started (:func:`start_sandbox_process` remembers each one's). The token is also in
+the sandbox's 0600 database file: :func:`read_admin_token` gives it to the file's owner.
 """
 
 from __future__ import annotations
@@ -32,6 +37,19 @@ import httpx
 import pytest
 
 from cleanlist_pipeline.contract import V1_PREFIX
+from cleanlist_pipeline.sandbox.admin import ADMIN_TOKEN_HEADER
+from cleanlist_pipeline.sandbox.db import read_admin_token
+
+__all__ = [
+    "ADMIN_TOKEN_HEADER",
+    "FIXTURE_SETTINGS",
+    "SandboxHandle",
+    "SandboxProcess",
+    "admin_headers",
+    "read_admin_token",
+    "start_sandbox_process",
+    "stop_process_group",
+]
 
 FIXTURE_SETTINGS: dict[str, Any] = {
     "rpm_key": 0,
@@ -54,6 +72,7 @@ class SandboxProcess:
     proc: subprocess.Popen[bytes]
     stderr_path: str
     options: dict[str, Any] = field(default_factory=dict)
+    admin_token: str = ""
 
     @property
     def pid(self) -> int:
@@ -79,6 +98,15 @@ def stop_process_group(proc: subprocess.Popen[Any], timeout: float = 10.0) -> No
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout)
+
+
+# origin → admin token of the sandbox processes this process started (for ``SandboxHandle``).
+_ADMIN_TOKENS: dict[str, str] = {}
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    """The headers an admin call needs: ``{"X-Sandbox-Admin-Token": token}``."""
+    return {ADMIN_TOKEN_HEADER: token}
 
 
 def _read_lines(stream: Any, n: int, timeout: float) -> list[str]:
@@ -144,10 +172,14 @@ def start_sandbox_process(
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     handle: SandboxProcess | None = None
     try:
-        lines = _read_lines(proc.stdout, 1 if keys else 2, timeout)
-        if len(lines) < (1 if keys else 2):
+        expected = 2 if keys else 3
+        lines = _read_lines(proc.stdout, expected, timeout)
+        if len(lines) < expected:
             raise RuntimeError(f"sandbox did not start: {Path(stderr_path).read_text()[-2000:]}")
         key = keys[0].partition(":")[0] if keys else lines[1]
+        name, _, token = lines[-1].partition(": ")
+        if name != ADMIN_TOKEN_HEADER or not token:
+            raise RuntimeError("sandbox did not print its admin token")
         handle = SandboxProcess(
             origin=lines[0],
             key=key,
@@ -155,10 +187,13 @@ def start_sandbox_process(
             proc=proc,
             stderr_path=stderr_path,
             options={"rpm_key": rpm_key, "rpm_org": rpm_org, "enrich_seconds": enrich_seconds},
+            admin_token=token,
         )
+        _ADMIN_TOKENS[handle.origin] = token
         yield handle
     finally:
         if handle is not None:
+            _ADMIN_TOKENS.pop(handle.origin, None)
             handle.stop()
         elif proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -169,14 +204,28 @@ def start_sandbox_process(
 
 
 class SandboxHandle:
-    """What a test needs from a running sandbox: URLs, key, and admin calls."""
+    """What a test needs from a running sandbox: URLs, key, and admin calls.
 
-    def __init__(self, origin: str, key: str) -> None:
+    ``admin`` is an httpx client for ``/_sandbox`` that sends the admin token: ``admin_token``
+    or, by default, the token of the sandbox process at ``origin`` that
+    :func:`start_sandbox_process` started in this process.
+    """
+
+    def __init__(self, origin: str, key: str, admin_token: str | None = None) -> None:
         self.origin = origin
         self.v1 = origin + V1_PREFIX
         self.v2 = origin + "/api/v2"
         self.key = key
-        self.admin = httpx.Client(base_url=origin + "/_sandbox", timeout=120.0)
+        token = admin_token if admin_token is not None else _ADMIN_TOKENS.get(origin)
+        if not token:
+            raise ValueError(
+                f"no admin token known for the sandbox at {origin}: pass admin_token= "
+                "(printed at startup; read_admin_token(db_path) reads it from the database)"
+            )
+        self.admin_token = token
+        self.admin = httpx.Client(
+            base_url=origin + "/_sandbox", timeout=120.0, headers=admin_headers(token)
+        )
 
     def _ok(self, r: httpx.Response) -> Any:
         r.raise_for_status()

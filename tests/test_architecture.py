@@ -290,8 +290,9 @@ def _loaded_after_importing(packages: list[str]) -> set[str]:
         ["cleanlist_pipeline.ingest"],
         ["cleanlist_pipeline.storage"],
         ["cleanlist_pipeline.dropstore", "cleanlist_pipeline.contract", "cleanlist_pipeline.b64"],
+        ["cleanlist_pipeline.drop_scan", "cleanlist_pipeline.list_snapshot"],
     ],
-    ids=["api", "ingest", "storage", "dropstore"],
+    ids=["api", "ingest", "storage", "dropstore", "shared-by-both-orchestrators"],
 )
 def test_lower_layers_import_no_orchestrator(packages: list[str]) -> None:
     loaded = _loaded_after_importing(packages)
@@ -370,4 +371,47 @@ def test_api_facts_are_defined_only_in_contract() -> None:
     assert not offenders, (
         "facts of the API restated outside cleanlist_pipeline/contract.py (import them from "
         "there; only the sandbox keeps its own reading):\n" + "\n".join(offenders)
+    )
+
+
+# --- (g) the two orchestrators never import each other ------------------------------------------
+
+AIRFLOW_PACKAGE = "cleanlist_pipeline.airflow"
+DAGSTER_SIDE = ("dagster", "dagster_shared", "cleanlist_pipeline.dagster_layer")
+
+
+def _is_airflow_module(name: str) -> bool:
+    return name == AIRFLOW_PACKAGE or name.startswith(AIRFLOW_PACKAGE + ".")
+
+
+def test_airflow_provider_imports_no_dagster() -> None:
+    offenders = [
+        f"{mod.where(node)} imports {name}"
+        for mod in modules().values()
+        if _is_airflow_module(mod.name)
+        for node, name in imported_names(mod)
+        if name in DAGSTER_SIDE or name.startswith(tuple(f"{d}." for d in DAGSTER_SIDE))
+        or name in ("cleanlist_pipeline.definitions", "cleanlist_pipeline.defs")
+    ]
+    assert not offenders, (
+        "the Airflow provider must not import Dagster or the Dagster layer (move the pure part "
+        "into an orchestrator-free module both use):\n" + "\n".join(offenders)
+    )
+    # and at run time, through everything it imports (Airflow itself included)
+    loaded = _loaded_after_importing([AIRFLOW_PACKAGE])
+    dagster = sorted(m for m in loaded if m.startswith(DAGSTER_SIDE))
+    assert not dagster, f"importing {AIRFLOW_PACKAGE} loads {dagster[:5]}"
+
+
+def test_dagster_side_imports_no_airflow() -> None:
+    offenders = [
+        f"{mod.where(node)} imports {name}"
+        for mod in modules().values()
+        if not _is_airflow_module(mod.name)
+        for node, name in imported_names(mod)
+        if name == "airflow" or name.startswith("airflow.") or _is_airflow_module(name)
+    ]
+    assert not offenders, (
+        "only cleanlist_pipeline/airflow/ may import Airflow (or the provider):\n"
+        + "\n".join(offenders)
     )

@@ -12,7 +12,7 @@ pagination is ``pagination.py``, and base-URL handling is ``urls.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -78,10 +78,19 @@ class CleanlistClient(ApiTransport):
     """
 
     def _paginate(
-        self, operation: str, path: str, params: dict[str, Any], model: type[_M]
+        self,
+        operation: str,
+        path: str,
+        params: dict[str, Any],
+        model: type[_M],
+        items: Callable[[_M], int],
     ) -> Iterator[_M]:
         return paginate(
-            lambda query: self._call(operation, "GET", path, params=query), path, params, model
+            lambda query: self._call(operation, "GET", path, params=query),
+            path,
+            params,
+            model,
+            items,
         )
 
     # --- lead lists --------------------------------------------------------------------------
@@ -109,7 +118,9 @@ class CleanlistClient(ApiTransport):
         params: dict[str, Any] = {"limit": page_size}
         if folder_id is not None:
             params["folder_id"] = folder_id
-        return self._paginate("list_lists", f"{self.prefix}/lead-lists", params, ListsPage)
+        return self._paginate(
+            "list_lists", f"{self.prefix}/lead-lists", params, ListsPage, _count_lists
+        )
 
     def iter_lists(
         self, folder_id: str | None = None, page_size: int = MAX_LISTS_PAGE
@@ -161,7 +172,11 @@ class CleanlistClient(ApiTransport):
         """Every page of a list's leads; each page keeps its cohort ``task_id``."""
         check_page_size(page_size, MAX_LEADS_PAGE)
         return self._paginate(
-            "list_leads", f"{self._list_path(list_id)}/leads", {"limit": page_size}, LeadsPage
+            "list_leads",
+            f"{self._list_path(list_id)}/leads",
+            {"limit": page_size},
+            LeadsPage,
+            _count_leads,
         )
 
     def iter_leads(self, list_id: str, page_size: int = MAX_LEADS_PAGE) -> Iterator[Lead]:
@@ -403,6 +418,14 @@ class CleanlistClient(ApiTransport):
         if not list_id:
             raise ValueError("list_id must not be empty")
         return f"{self.prefix}/lead-lists/{quote(list_id, safe='')}"
+
+
+def _count_lists(page: ListsPage) -> int:
+    return len(page.lists)
+
+
+def _count_leads(page: LeadsPage) -> int:
+    return len(page.leads)
 
 
 def _as_id_list(ids: Iterable[str], what: str) -> list[str]:

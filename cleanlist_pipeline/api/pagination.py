@@ -1,21 +1,34 @@
 """Following the API's opaque cursors page after page, and the page-size bounds.
 
 Cursors are opaque (examples look like offsets, but nothing says they are): we only hand back what
-the server gave, stop on a null/empty one, and refuse to follow a cursor twice — a server bug
-there would otherwise loop forever.
+the server gave and stop on a null/empty one. A server bug (or a hostile server) could otherwise
+keep a snapshot paging forever, so paging also stops with ``PaginationError`` when:
+
+* a cursor comes back that was already followed (a loop);
+* more pages were fetched than the pages' ``total`` allows at the requested page size, plus a
+  margin (``total`` is read from every page and the largest kept, so a list growing while it is
+  paged still pages to its end);
+* more than :data:`MAX_EMPTY_PAGES_IN_ROW` pages in a row came back empty yet with a cursor.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from cleanlist_pipeline.api.errors import PaginationError
 from cleanlist_pipeline.api.models import Model
 
-__all__ = ["check_page_size", "paginate"]
+__all__ = ["EXTRA_PAGES", "MAX_EMPTY_PAGES_IN_ROW", "check_page_size", "paginate"]
 
 _M = TypeVar("_M", bound=Model)
+
+#: Pages followed beyond ``ceil(total / limit)`` before giving up (at least this many, or 5 % of
+#: the expected pages): room for leads added while the list is paged and for short pages.
+EXTRA_PAGES = 3
+#: Empty pages that still carry a cursor tolerated in a row (a server may end on one empty page).
+MAX_EMPTY_PAGES_IN_ROW = 3
 
 
 def paginate(
@@ -23,11 +36,18 @@ def paginate(
     path: str,
     params: Mapping[str, Any],
     model: type[_M],
+    items: Callable[[_M], int],
 ) -> Iterator[_M]:
-    """Pages of ``model`` from ``fetch(query)`` (one GET of ``path``), until the cursor runs out."""
+    """Pages of ``model`` from ``fetch(query)`` (one GET of ``path``), until the cursor runs out.
+
+    ``items(page)`` is the number of entries on a page; ``params["limit"]`` is the page size.
+    """
     seen: set[str] = set()
     cursor: str | None = None
     pages = 0
+    empty_in_row = 0
+    most_total = 0
+    limit = max(int(params.get("limit") or 1), 1)
     while True:
         query = dict(params)
         if cursor is not None:
@@ -42,6 +62,21 @@ def paginate(
             raise PaginationError(
                 f"GET {path}: page {pages + 1} would reuse a cursor already followed; "
                 "stopping instead of looping forever (server-side pagination bug)."
+            )
+        empty_in_row = empty_in_row + 1 if items(page) == 0 else 0
+        if empty_in_row > MAX_EMPTY_PAGES_IN_ROW:
+            raise PaginationError(
+                f"GET {path}: {empty_in_row} empty pages in a row still handed out a next "
+                "cursor; stopping instead of paging forever (server-side pagination bug)."
+            )
+        most_total = max(most_total, int(page.total or 0))  # type: ignore[attr-defined]
+        expected = math.ceil(most_total / limit)
+        allowed = expected + max(EXTRA_PAGES, expected // 20)
+        if pages >= allowed:
+            raise PaginationError(
+                f"GET {path}: {pages} pages of up to {limit} fetched for a total of {most_total}, "
+                f"and the server still hands out a next cursor (at most {allowed} pages "
+                "expected); stopping instead of paging forever (server-side pagination bug)."
             )
         seen.add(next_cursor)
         cursor = next_cursor

@@ -4,11 +4,18 @@ Every call goes through ``_call``: take a rate-limit slot, send, log the attempt
 status, request_id, latency — never bodies or the key), map an HTTP error to the exception tree in
 ``errors.py``, and let ``retry.py``'s policy decide whether to try again. The operations
 themselves (one method per endpoint) are in ``client.py``.
+
+Answers are read as a stream and refused past :data:`MAX_RESPONSE_BYTES` (a client policy, not an
+API fact: the largest documented answer, a 500-lead page, is around a megabyte), so a broken or
+hostile server cannot make a step hold gigabytes. Every way a successful body can fail to decode
+(too large, bad UTF-8, not JSON, nested past the decoder's depth, not an object) is one
+``ResponseShapeError`` naming the status and route, never the body.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -32,7 +39,12 @@ from cleanlist_pipeline.api.retry import Repeat, RetryPolicy
 from cleanlist_pipeline.api.urls import path_only, split_base_url
 from cleanlist_pipeline.contract import AUTH_HEADER, DEFAULT_BASE_URL
 
-__all__ = ["ApiTransport", "default_user_agent"]
+__all__ = ["MAX_RESPONSE_BYTES", "ApiTransport", "default_user_agent"]
+
+#: Largest answer body read (after content decoding), in bytes. Well above the largest real
+#: answer (a full page of 500 enriched leads is ~1 MiB); a bigger body is refused with
+#: ``ResponseShapeError`` instead of being held in memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 _M = TypeVar("_M", bound=Model)
 _DEFAULT_RATE_LIMIT = RateLimitConfig()
@@ -69,6 +81,7 @@ class ApiTransport:
         transport: httpx.BaseTransport | None = None,
         user_agent: str | None = None,
         close_on_exit: bool = True,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigurationError(
@@ -80,6 +93,9 @@ class ApiTransport:
         self.origin, self.prefix = split_base_url(base_url)
         self.base_url = self.origin + self.prefix
         self.retry = retry or RetryPolicy()
+        if max_response_bytes < 1:
+            raise ConfigurationError("max_response_bytes must be at least 1")
+        self.max_response_bytes = max_response_bytes
         self.idempotency_namespace = idempotency_namespace
         self._log: logging.Logger | logging.LoggerAdapter[Any] = logger or logging.getLogger(
             "cleanlist_pipeline.api"
@@ -245,7 +261,10 @@ class ApiTransport:
                 )
         started = time.perf_counter()
         try:
-            response = self._http.request(method, path, params=params, json=body)
+            # Streamed so the size cap holds while reading; a read error mid-body is a transport
+            # failure like a lost connection (the same retry rules apply).
+            with self._http.stream(method, path, params=params, json=body) as response:
+                content = _read_capped(response, self.max_response_bytes)
         except httpx.HTTPError as exc:
             elapsed_ms = (time.perf_counter() - started) * 1000
             cause = type(exc).__name__
@@ -278,11 +297,28 @@ class ApiTransport:
             ) from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         status = response.status_code
+        if content is None:
+            self._log.warning(
+                "%s %s -> %d with a body over %d bytes in %.0f ms (attempt %d); not read",
+                method,
+                path_only(path),
+                status,
+                self.max_response_bytes,
+                elapsed_ms,
+                attempt,
+            )
+            raise ResponseShapeError(
+                f"{method} {path_only(path)} answered {status} with a body over "
+                f"{self.max_response_bytes} bytes (the client's response size cap); refused "
+                "unread. A Cleanlist answer is never that large: check base_url points at the API.",
+                model="response",
+                field="",
+            )
         if status >= 400:
             try:
-                payload: Any = response.json()
-            except ValueError:
-                payload = response.text
+                payload: Any = _loads(content)
+            except (ValueError, RecursionError):
+                payload = content.decode(response.charset_encoding or "utf-8", errors="replace")
             err = error_from_response(
                 status=status,
                 body=payload,
@@ -316,26 +352,59 @@ class ApiTransport:
                 attempt,
             )
         try:
-            return _decode_json(response)
-        except ValueError as exc:
+            data = _loads(content)
+        except (ValueError, RecursionError) as exc:
+            # ValueError covers JSONDecodeError (orjson's and json's) and UnicodeDecodeError;
+            # RecursionError is json's answer to nesting deeper than its stack (orjson stops at
+            # 1024 levels and hands over). The body is not quoted: it may hold personal data.
+            why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
             raise ResponseShapeError(
-                f"{method} {path_only(path)} answered {status} with a body that is not JSON.",
+                f"{method} {path_only(path)} answered {status} with a body that is {why} "
+                f"({type(exc).__name__}).",
                 model="response",
                 field="",
-            ) from exc
+            ) from None
+        if not isinstance(data, dict):
+            raise ResponseShapeError(
+                f"{method} {path_only(path)} answered {status} with a JSON "
+                f"{type(data).__name__} where an object was expected.",
+                model="response",
+                field="",
+            )
+        return data
 
     def _get_model(self, model: type[_M], operation: str, path: str) -> _M:
         return model.from_json(self._call(operation, "GET", path))
 
 
-def _decode_json(response: httpx.Response) -> Any:
-    """The decoded body: orjson (a 500-lead page in ~0.5 ms, ~25 % less than ``json``), else httpx.
+def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
+    """The (content-decoded) body, read chunk by chunk; ``None`` once it passes ``limit`` bytes.
+
+    A ``Content-Length`` over the limit is refused before reading; otherwise reading stops at the
+    first chunk past it, so at most ``limit`` plus one chunk is ever held.
+    """
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _loads(content: bytes) -> Any:
+    """The decoded body: orjson (a 500-lead page in ~0.5 ms, ~25 % less than ``json``), else json.
 
     orjson takes UTF-8 only and refuses what the standard decoder accepts (``NaN``, integers past
-    64 bits, another charset); such a body is decoded as ``response.json()`` would, so the result
-    never depends on the decoder. A body neither accepts raises ``ValueError``.
+    64 bits, UTF-16/32); such a body is decoded as ``httpx.Response.json`` would (``json.loads``
+    of the bytes), so the result never depends on the decoder. A body neither accepts raises
+    ``ValueError`` (or ``RecursionError`` for nesting past the stack).
     """
     try:
-        return orjson.loads(response.content)
+        return orjson.loads(content)
     except orjson.JSONDecodeError:
-        return response.json()
+        return json.loads(content)

@@ -6,28 +6,16 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import httpx
 
 from cleanlist_pipeline.api.errors import ConfigurationError
 from cleanlist_pipeline.contract import V1_PREFIX
+from cleanlist_pipeline.uris import is_loopback_host  # literal names/IPs only, nothing resolved
 
 __all__ = ["V1_PREFIX", "V2_PREFIX", "is_loopback_host", "path_only", "split_base_url"]
 
 #: The API mounts its handlers under ``V1_PREFIX`` and this one (reference §1).
 V2_PREFIX = "/api/v2"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IPs (the only hosts plain http:// may reach)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def split_base_url(base_url: str) -> tuple[str, str]:
@@ -44,7 +32,7 @@ def split_base_url(base_url: str) -> tuple[str, str]:
     if url.scheme == "http" and not is_loopback_host(url.host):
         raise ConfigurationError(
             f"Refusing plain http:// to {url.host}: the API key would travel unencrypted. "
-            "Use https://, or http:// only for a loopback sandbox (127.0.0.1, localhost)."
+            "Use https://, or http:// only for a loopback sandbox (localhost, 127.0.0.0/8, ::1)."
         )
     path = url.path.rstrip("/")
     root, prefix = "", path

@@ -36,7 +36,7 @@ ENRICHMENT_CHOICE = click.Choice(contract.ENRICHMENT_TYPES)
 
 def _settings(**flags: Any) -> Settings:
     """The command's settings; a setting the environment gives wrongly is a usage error."""
-    from cleanlist_pipeline.cli.runner import cli_settings
+    from cleanlist_pipeline.cli.setup import cli_settings  # no Dagster import: see `snapshot`
 
     try:
         return cli_settings(**flags)
@@ -171,10 +171,16 @@ def demo(enrichment: str, data_dir: str | None, timeout: float, verbose: bool) -
 
 @main.command(context_settings=_CONTEXT)
 @_drops_option
+@click.option(
+    "--enrichment",
+    type=ENRICHMENT_CHOICE,
+    help="Count the requests enrichment adds (default: $CLEANLIST_ENRICHMENT_TYPE, else none).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(drops: str | None, as_json: bool) -> None:
-    """Show what importing each drop would do (mapping, chunks, rejects, credits); sends nothing."""
-    settings = _settings(drops=drops)
+def plan(drops: str | None, enrichment: str | None, as_json: bool) -> None:
+    """Show what importing each drop would do (mapping, chunks, rejects, credits, requests and
+    the time they take at the rate limit); sends nothing."""
+    settings = _settings(drops=drops, enrichment_type=enrichment)
     if not settings.drops_dir:
         raise click.UsageError("no drop folder: pass --drops or set CLEANLIST_DROPS_DIR")
     from cleanlist_pipeline.cli.runner import describe_plan
@@ -187,7 +193,34 @@ def plan(drops: str | None, as_json: bool) -> None:
         render.say(json.dumps(items, indent=2, default=str))
     else:
         render.plan(items)
+        _plan_requests(items, settings)
+        _plan_scopes(settings)
     sys.exit(1 if any(i.get("error") for i in items) else 0)
+
+
+def _plan_scopes(settings: Settings) -> None:
+    """``plan``'s key check: the scopes the key lacks and what that disables here. One free
+    ``GET /whoami`` with a key (no drop data is sent); the embedded sandbox grants every scope."""
+    if settings.embedded:
+        render.plan_scopes(None, [])
+        return
+    from cleanlist_pipeline.cli.status import plan_consequences, plan_key_check
+
+    check = plan_key_check(settings)
+    render.plan_scopes(check, plan_consequences(check, settings))
+
+
+def _plan_requests(items: list[dict[str, Any]], settings: Settings) -> None:
+    """``plan``'s request and time estimate (the items carry it as ``requests`` too)."""
+    from cleanlist_pipeline.cli.estimate import RequestRate, drop_requests, snapshot_requests
+
+    rate = RequestRate.from_settings(settings)
+    drops = [
+        (item["partition_key"], drop_requests(item, settings.enrichment_type))
+        for item in items
+        if not item.get("error")
+    ]
+    render.plan_requests(drops, snapshot_requests(d for _, d in drops), rate, settings)
 
 
 @main.command(context_settings=_CONTEXT)
@@ -205,7 +238,7 @@ def plan(drops: str | None, as_json: bool) -> None:
 def backfill(url: str, drops: str | None, max_credits: int | None, wait: bool) -> None:
     """Launch an asset backfill of every drop through the webserver (shows in the UI)."""
     settings = _settings(drops=drops)
-    from cleanlist_pipeline.cli.runner import launch_backfill, wait_for_backfill
+    from cleanlist_pipeline.cli.runner import launch_backfill, wait_for_backfill_progress
 
     try:
         launched = launch_backfill(url, settings, max_credits=max_credits)
@@ -217,7 +250,8 @@ def backfill(url: str, drops: str | None, max_credits: int | None, wait: bool) -
         launched.backfill_id, len(launched.partitions), launched.url, launched.refused
     )
     if wait:
-        status = wait_for_backfill(url, launched.backfill_id)
+        # --wait means wait: an hours-long import must not be given up after minutes
+        status = wait_for_backfill_progress(url, settings, launched, timeout_s=7 * 24 * 3600.0)
         render.say(f"backfill {launched.backfill_id}: {status}")
         sys.exit(0 if status in ("COMPLETED", "COMPLETED_SUCCESS") else 1)
 
@@ -279,14 +313,37 @@ def enrich(
 
 @main.command(context_settings=_CONTEXT)
 @click.option("--list-id", required=True, help="The list to snapshot.")
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Run it as a Dagster run of leads_snapshot on the instance (shows in the UI; slower "
+    "start, more memory). Default: write the same file directly, without Dagster.",
+)
 @_data_dir_option
 @_verbose_option
-def snapshot(list_id: str, data_dir: str | None, verbose: bool) -> None:
+def snapshot(list_id: str, record: bool, data_dir: str | None, verbose: bool) -> None:
     """Write today's Parquet snapshot of a list and print its path."""
     settings = _settings(data_dir=data_dir)
-    from cleanlist_pipeline.cli import runner
+    if record:
+        from cleanlist_pipeline.cli import runner
 
-    meta = runner.snapshot_list(runner.Pipeline.open(settings), list_id, verbose=verbose)
+        meta = runner.snapshot_list(runner.Pipeline.open(settings), list_id, verbose=verbose)
+        render.snapshot_written(meta)
+        return
+    # Direct: only the client, the storage layer and pyarrow are imported (no Dagster, no
+    # pandas), the next page is fetched while this one is written (cli/direct_snapshot.py).
+    from cleanlist_pipeline.api.errors import CleanlistError
+    from cleanlist_pipeline.cli.direct_snapshot import snapshot_direct
+    from cleanlist_pipeline.cli.progress import Progress
+
+    try:
+        with Progress(f"snapshot of list {list_id}", "pages", stream=sys.stderr) as progress:
+            meta = snapshot_direct(settings, list_id, progress=progress)
+    except CleanlistError as exc:
+        raise StepFailed(f"snapshot of list {list_id} failed: {exc}") from exc
+    if verbose:
+        rate = meta["dagster/row_count"] / meta["seconds"] if meta["seconds"] else 0.0
+        render.say(f"written in {meta['seconds']:.3f} s ({rate:,.0f} leads/s)", err=True)
     render.snapshot_written(meta)
 
 
@@ -297,14 +354,16 @@ def status(drops: str | None) -> None:
     settings = _settings(drops=drops)
     from cleanlist_pipeline.api.errors import CleanlistError
     from cleanlist_pipeline.cli.runner import Pipeline
-    from cleanlist_pipeline.cli.status import pending_workflows, scan_and_state
+    from cleanlist_pipeline.cli.status import check_key, pending_workflows, scan_and_state
 
     pipeline = Pipeline.open(settings)
     render.say(f"API: {render.target(settings)}")
     failed = False
     try:
         with pipeline.client() as client:
-            render.identity(client.whoami(), client.credits_balance())
+            check = check_key(client)
+        render.identity(check.who, check.balance)
+        render.key_scopes(check)
     except CleanlistError as exc:
         render.say(f"API check FAILED: {exc}")
         failed = True

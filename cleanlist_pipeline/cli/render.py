@@ -12,10 +12,12 @@ from urllib.parse import unquote, urlsplit
 
 import click
 
+from cleanlist_pipeline.api.scopes import KeyCheck
 from cleanlist_pipeline.cli.outcomes import DropOutcome, ListOutcome, PendingWorkflow
 from cleanlist_pipeline.settings import Settings
 
 if TYPE_CHECKING:  # the drop state lives next to the ledger, which imports Dagster
+    from cleanlist_pipeline.cli.estimate import DropRequests, RequestRate
     from cleanlist_pipeline.dagster_layer.drop_state import DropState
 
 __all__ = [
@@ -226,6 +228,38 @@ def backfill_launched(backfill_id: str, partitions: int, url: str, refused: Iter
     refusals(refused)
 
 
+def plan_requests(
+    drops: Sequence[tuple[str, DropRequests]],
+    snapshot: int,
+    rate: RequestRate,
+    settings: Settings,
+) -> None:
+    """The requests each drop's import needs, the list's snapshot, and the time at ``rate``."""
+    section(f"Requests at the configured rate limit: {rate.describe()}")
+    if settings.embedded:
+        say(
+            "  (the embedded sandbox does not rate-limit; these are the times the real API's "
+            "limits would take)"
+        )
+    if settings.enrichment_type is None:
+        say("  import only: enrichment adds 1 estimate and ≥ 1 status poll per chunk (--enrichment)")
+    total = 0
+    for key, d in drops:
+        parts = [f"{d.list_lookups} list lookup", f"{d.chunks:,} chunk(s)"]
+        if d.estimates:
+            parts.insert(1, f"{d.estimates} estimate")
+        if d.enrichment_dispatches:
+            parts.append(
+                f"{d.enrichment_dispatches:,} enrichment dispatch(es) with the chunks, "
+                f"≥ {d.enrichment_polls_min:,} status poll(s)"
+            )
+        say(f"  {key}: {rate.took(d.total)} — {', '.join(parts)}")
+        total += d.total
+    say(f"  snapshot of the list: {rate.took(snapshot)} — 1 lead count, {snapshot - 1:,} page(s)")
+    total += snapshot
+    say(f"  total: {rate.took(total)}")
+
+
 # ---------------------------------------------------------------------------------------------
 # status
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +271,31 @@ def identity(who: Any, balance: Any) -> None:
         f"in {who.organization_name or who.organization_id}; tier {who.tier}"
     )
     say("scopes: " + ", ".join(s for s in who.scopes if s))
-    say(f"balance: {balance.credits:,} credits")
+    if balance is not None:  # None: the key may not read it (see key_scopes)
+        say(f"balance: {balance.credits:,} credits")
+
+
+def key_scopes(check: KeyCheck) -> None:
+    """The connector's scopes the key lacks, and what each disables (``status``)."""
+    if check.unknown:
+        say(f"scopes: could not be checked ({check.unknown})")
+    if not check.missing:
+        if check.granted is not None:
+            say("missing scopes: none (the key can do everything the connector does)")
+        return
+    say("missing scopes:")
+    for scope, disabled in check.missing.items():
+        say(f"  {scope} — disables {disabled}")
+
+
+def plan_scopes(check: KeyCheck | None, consequences: Sequence[str]) -> None:
+    """``plan``'s key check: missing scopes and what they mean for these drops."""
+    if check is None:
+        say("key scopes: not checked (no API key: the embedded sandbox grants every scope)")
+        return
+    key_scopes(check)
+    for note in consequences:
+        say(f"  → {note}")
 
 
 def drop_states(folder: str, states: Iterable[DropState], refused: Iterable[str]) -> None:

@@ -8,7 +8,9 @@ partitions and asset keys all come from ``settings.names``.
 
 from __future__ import annotations
 
+import sys
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import dagster as dg
 from cleanlist_pipeline.api.client import CleanlistClient
 from cleanlist_pipeline.cli import render
 from cleanlist_pipeline.cli.outcomes import DropOutcome, ListOutcome, StepFailed
+from cleanlist_pipeline.cli.progress import Progress
 from cleanlist_pipeline.cli.setup import (
     cli_settings,
     demo_settings,
@@ -26,6 +29,7 @@ from cleanlist_pipeline.cli.setup import (
     open_instance,
     quiet_dagster_warnings,
 )
+from cleanlist_pipeline.cli.watch import watching_backfill, watching_import, watching_snapshot
 from cleanlist_pipeline.dagster_layer.backfill import (
     BackfillLaunch,
     launch_drops_backfill,
@@ -56,6 +60,7 @@ __all__ = [
     "run_pipeline",
     "snapshot_list",
     "wait_for_backfill",
+    "wait_for_backfill_progress",
     "wait_for_enrichment",
     "write_catalog",
 ]
@@ -98,8 +103,10 @@ class Pipeline:
         tags: dict[str, str] | None = None,
         asset_selection: list[dg.AssetKey] | None = None,
         verbose: bool = False,
+        run_id: str | None = None,
     ) -> dg.ExecuteInProcessResult:
-        """Execute a job of the definitions in this process, recorded on the instance."""
+        """Execute a job of the definitions in this process, recorded on the instance (under
+        ``run_id`` when given, so a watcher can read its events while it runs)."""
         config = dict(run_config or {})
         if not verbose:
             config.update(QUIET_LOGGERS)
@@ -110,6 +117,7 @@ class Pipeline:
             tags={**LAUNCHED_BY, **(tags or {})},
             asset_selection=asset_selection,
             raise_on_error=False,
+            run_id=run_id,
         )
 
     def ensure_list_partition(self, list_id: str) -> None:
@@ -201,13 +209,27 @@ def import_drops(
     for number, key in enumerate(keys, start=1):
         started = time.monotonic()
         render.drop_started(number, len(keys), key)
-        result = pipeline.execute(
-            names.import_job, partition_key=key, run_config=run_config, verbose=verbose
-        )
+        result = _import_with_progress(pipeline, key, run_config, verbose=verbose)
         outcome = _drop_outcome(key, result, names.import_asset, time.monotonic() - started)
         render.drop_finished(outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def _import_with_progress(
+    pipeline: Pipeline, key: str, run_config: dict[str, Any], *, verbose: bool
+) -> Any:
+    """One drop's import run, its chunks shown as they finish (read off the run's events)."""
+    names = pipeline.settings.names
+    run_id = str(uuid.uuid4())
+    with watching_import(pipeline.instance, run_id, key, names):
+        return pipeline.execute(
+            names.import_job,
+            partition_key=key,
+            run_config=run_config,
+            verbose=verbose,
+            run_id=run_id,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +283,24 @@ def wait_for_enrichment(
     outcomes = {list_id: ListOutcome(list_id) for list_id in lists}
     deadline = time.monotonic() + timeout_s
     render.sensor_intro(names.enrichment_sensor)
+    with Progress("enrichment", "workflows", stream=sys.stderr) as progress:
+        return _tick_until_done(
+            pipeline, lists, outcomes, progress, deadline, timeout_s, verbose, tick_every_s
+        )
+
+
+def _tick_until_done(
+    pipeline: Pipeline,
+    lists: set[str],
+    outcomes: dict[str, ListOutcome],
+    progress: Progress,
+    deadline: float,
+    timeout_s: float,
+    verbose: bool,
+    tick_every_s: float,
+) -> dict[str, ListOutcome]:
+    """Sensor ticks until no workflow of ``lists`` is pending and every snapshot is requested."""
+    names = pipeline.settings.names
     tick = 0
     while True:
         tick += 1
@@ -285,6 +325,8 @@ def wait_for_enrichment(
                 tick, list_id, result.run_id, outcomes[list_id].snapshot_error
             )
         pending, awaiting = _open_work(pipeline, lists)
+        finished = sum(o.workflows_finished for o in outcomes.values())
+        progress.update(finished, total=finished + pending)
         if pending == 0 and not awaiting:
             render.say(f"  enrichment finished after {tick} sensor tick(s)")
             return outcomes
@@ -300,12 +342,13 @@ def snapshot_list(pipeline: Pipeline, list_id: str, *, verbose: bool = False) ->
     """Materialize the leads snapshot of one list; its metadata (raises on failure)."""
     names = pipeline.settings.names
     pipeline.ensure_list_partition(list_id)
-    result = pipeline.execute(
-        names.snapshot_job,
-        partition_key=list_id,
-        tags={"cleanlist/trigger": "cli"},
-        verbose=verbose,
-    )
+    with watching_snapshot(list_id, pipeline.client):
+        result = pipeline.execute(
+            names.snapshot_job,
+            partition_key=list_id,
+            tags={"cleanlist/trigger": "cli"},
+            verbose=verbose,
+        )
     if not result.success:
         raise StepFailed(f"snapshot of list {list_id} failed: {failure_message(result)}")
     return materialization_metadata(result, names.snapshot_asset)
@@ -418,8 +461,26 @@ def run_pipeline(
 
 
 def describe_plan(settings: Settings) -> list[dict[str, Any]]:
-    """What importing each drop of the settings' folder would do; sends nothing."""
-    return describe_drops(settings.drops_dir, settings)
+    """What importing each drop of the settings' folder would do, with the requests it needs
+    (``requests``: counts and seconds at the configured rate limit); sends nothing."""
+    from cleanlist_pipeline.cli.estimate import RequestRate, drop_requests
+
+    items = describe_drops(settings.drops_dir, settings)
+    rate = RequestRate.from_settings(settings)
+    for item in items:
+        if not item.get("error"):
+            item["requests"] = drop_requests(item, settings.enrichment_type).as_dict(rate)
+    return items
+
+
+def wait_for_backfill_progress(
+    webserver_url: str, settings: Settings, launched: BackfillLaunch, *, timeout_s: float
+) -> str:
+    """Wait for the backfill through the webserver, its drops' runs counted off the instance."""
+    quiet_dagster_warnings()
+    instance = open_instance(instance_dir(settings))
+    with watching_backfill(instance, launched.backfill_id, len(launched.partitions)):
+        return wait_for_backfill(webserver_url, launched.backfill_id, timeout=timeout_s)
 
 
 def launch_backfill(

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import dagster as dg
 
 from cleanlist_pipeline.cli import render
 from cleanlist_pipeline.cli.outcomes import StepFailed
 from cleanlist_pipeline.settings import (
     EMBEDDED_LIST_NAME,
     Settings,
+    SettingsError,
     default_state_dir,
     settings_from_env,
 )
+from cleanlist_pipeline.uris import UnsafeURIError, check_object_store_uri
+
+if TYPE_CHECKING:  # Dagster is imported when an instance is opened: `snapshot` runs without it
+    import dagster as dg
 
 __all__ = [
     "cli_settings",
@@ -46,7 +51,20 @@ def cli_settings(
     )
     # A list flag replaces the environment's list choice (name or id) as a whole; passing it
     # to settings_from_env would clash with an environment's list of the other kind.
-    return settings.replace(list_name=list_name, list_id=list_id)
+    return checked_locations(settings.replace(list_name=list_name, list_id=list_id))
+
+
+def checked_locations(settings: Settings) -> Settings:
+    """``settings``, once its data and drops locations passed ``uris.check_object_store_uri``:
+    refused before anything prints them (credentials in the URI, plain http off loopback)."""
+    allow = settings.allow_insecure_object_store
+    try:
+        check_object_store_uri(settings.data_dir, "CLEANLIST_DATA_DIR", allow_insecure=allow)
+        if settings.drops_dir:
+            check_object_store_uri(settings.drops_dir, "CLEANLIST_DROPS_DIR", allow_insecure=allow)
+    except UnsafeURIError as exc:
+        raise SettingsError(str(exc)) from None
+    return settings
 
 
 def sample_instance_settings() -> Settings:
@@ -81,7 +99,7 @@ def demo_settings(*, enrichment_type: str, data_dir: str | None) -> Settings:
         )
     if not settings.drops_dir:
         raise StepFailed("the sample drops are missing (sample_data/drops)")
-    return settings
+    return checked_locations(settings)
 
 
 def instance_dir(settings: Settings) -> Path:
@@ -104,6 +122,8 @@ def open_instance(home: Path) -> dg.DagsterInstance:
     ``$DAGSTER_HOME`` (reads its ``dagster.yaml``, storage persists, nothing is deleted), without
     the CLI writing the environment for ``get()`` to read back.
     """
+    import dagster as dg
+
     return dg.DagsterInstance.local_temp(tempdir=str(home))
 
 

@@ -229,7 +229,7 @@ def launch_drops_backfill(
             "no drop folder: set CLEANLIST_DROPS_DIR or pass --drops-dir (there is no default "
             "with a real API key)"
         )
-    scan = scan_drops(folder)
+    scan = scan_drops(folder, allow_insecure=settings.allow_insecure_object_store)
     keys = list(partition_keys) if partition_keys is not None else [d.key for d in scan]
     missing = [k for k in keys if k not in scan.drops]
     if missing:

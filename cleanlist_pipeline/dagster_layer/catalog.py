@@ -42,7 +42,12 @@ def build_catalog_asset(settings: Settings) -> dg.AssetsDefinition:
     )
     def lead_lists(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         with fail_fast_on_permanent_errors(), cleanlist_of(context, names).get_client() as client:
-            result = write_lists_catalog(client.iter_lists(), data_dir, datetime.now(UTC))
+            result = write_lists_catalog(
+                client.iter_lists(),
+                data_dir,
+                datetime.now(UTC),
+                allow_insecure=settings.allow_insecure_object_store,
+            )
         context.log.info(f"{result.rows} lists written to {result.path}")
         return dg.MaterializeResult(
             metadata={

@@ -133,6 +133,11 @@ class CleanlistComponent(dg.Component, dg.Resolvable, dg.Model):
     sandbox_enrich_seconds: float | None = Field(
         default=None, description="Embedded sandbox only: seconds an enrichment takes (3)."
     )
+    rejects_formula_guard: bool = Field(
+        default=False,
+        description="Prefix rejects-file cells starting with = + - @ with ' (spreadsheet-safe); "
+        "off keeps them byte-identical for re-dropping.",
+    )
 
     # --- settings ----------------------------------------------------------------------------
 
@@ -177,6 +182,7 @@ class CleanlistComponent(dg.Component, dg.Resolvable, dg.Model):
             enrichment_sensor_interval_seconds=self.automation.enrichment_sensor_interval_seconds,
             default_status=self.automation.default_status,
             webserver_url=self.webserver_url or None,
+            rejects_formula_guard=self.rejects_formula_guard,
             **{
                 k: v
                 for k, v in (

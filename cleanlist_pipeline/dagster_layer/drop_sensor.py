@@ -47,7 +47,7 @@ def evaluate_drops(
     if not settings.drops_dir:
         raise ValueError("no drop folder configured")
     known, reported = _load_cursor(cursor)
-    scan = scan_drops(settings.drops_dir)
+    scan = scan_drops(settings.drops_dir, allow_insecure=settings.allow_insecure_object_store)
     existing = set(instance.get_dynamic_partitions(settings.names.partitions_drops))
     requests: list[dg.RunRequest] = []
     new_keys: list[str] = []

@@ -89,7 +89,9 @@ def build_lifecycle_definitions(
         schedules=[build_refresh_schedule(settings, refresh_job)],
         resources={
             names.io_manager: LeadsSnapshotIOManager(
-                data_dir=settings.data_dir, partitions_def_name=names.partitions_lists
+                data_dir=settings.data_dir,
+                allow_insecure_object_store=settings.allow_insecure_object_store,
+                partitions_def_name=names.partitions_lists,
             )
         },
     )

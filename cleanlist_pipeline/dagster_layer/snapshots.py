@@ -20,23 +20,27 @@ Downstream assets get the newest snapshot of a list as a pandas ``DataFrame`` or
     def icp_scores(leads_snapshot: pd.DataFrame) -> pd.DataFrame: ...
 """
 
-import queue
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
 import pyarrow as pa
 
-from cleanlist_pipeline import contract
 from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.step_retry import (
     fail_fast_on_permanent_errors,
+)
+
+# Paging a list into Parquet is orchestrator-free (the Airflow provider uses it too).
+from cleanlist_pipeline.list_snapshot import (  # noqa: F401  (re-exported)
+    PAGE_SIZE,
+    PREFETCH_PAGES,
+    prefetch,
+    snapshot_to_parquet,
 )
 from cleanlist_pipeline.settings import Names, Settings
 from cleanlist_pipeline.storage import (
@@ -45,13 +49,10 @@ from cleanlist_pipeline.storage import (
     column_schema,
     latest_snapshot,
     read_snapshot,
-    write_leads_snapshot,
 )
+from cleanlist_pipeline.uris import check_object_store_uri
 
 ROW_COUNT_CHECK = "row_count_matches_list"
-PAGE_SIZE = contract.LEADS_PAGE_SIZE_MAX
-# Pages fetched ahead of the writer: absorbs latency jitter; 4 pages of 500 rows are a few MB.
-PREFETCH_PAGES = 4
 
 
 def lists_partitions(names: Names) -> dg.DynamicPartitionsDefinition:
@@ -65,64 +66,12 @@ LISTS_PARTITIONS = lists_partitions(Names())
 LEADS_SNAPSHOT_KEY = Names().snapshot_asset
 SNAPSHOT_IO_MANAGER_KEY = Names().io_manager
 
-T = TypeVar("T")
-
 
 class SnapshotConfig(dg.Config):
     """Run config of ``leads_snapshot``."""
 
     retention_days: int | None = None
     """Keep only the newest N daily snapshots of the list (``None``: keep all)."""
-
-
-def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Iterate ``items`` in a background thread, up to ``depth`` items ahead of the consumer.
-
-    Exceptions raised by the producer are re-raised in the consumer at the point they happened.
-    When the consumer stops early, the producer stops after its current item.
-
-    >>> list(prefetch(iter(range(3))))
-    [0, 1, 2]
-    """
-    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            slots.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            slots.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="cleanlist-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join(timeout=5)
-
-
-def _lead_pages(client: Any, list_id: str) -> Iterator[Sequence[Any]]:
-    for page in client.iter_lead_pages(list_id, page_size=PAGE_SIZE):
-        # The rows as received (dicts) skip building a Lead object per row; the storage layer
-        # type-checks every column as it converts it to Arrow.
-        raw = getattr(page.leads, "raw", None)
-        yield raw if raw is not None else list(page.leads)
 
 
 def table_schema_metadata(pairs: Iterable[tuple[str, str]]) -> dg.TableSchema:
@@ -195,35 +144,6 @@ def snapshot_metadata(result: Any, embedded: bool) -> dict[str, Any]:
     }
 
 
-def snapshot_to_parquet(
-    client: Any,
-    list_id: str,
-    data_dir: str,
-    *,
-    retention_days: int | None = None,
-    snapshot_at: datetime | None = None,
-) -> tuple[SnapshotResult, int]:
-    """Page every lead of ``list_id`` into today's Parquet file; ``(result, list lead_count)``.
-
-    A prefetch thread fetches up to ``PREFETCH_PAGES`` pages ahead of the writer. The returned
-    count is the list's ``lead_count`` before paging, or after paging when that one matches what
-    was written (the list changed meanwhile), so a mismatch means the snapshot and the list
-    disagree.
-    """
-    expected = client.get_list(list_id).lead_count
-    result = write_leads_snapshot(
-        prefetch(_lead_pages(client, list_id), depth=PREFETCH_PAGES),
-        data_dir,
-        list_id,
-        snapshot_at or datetime.now(UTC),
-        retention_days=retention_days,
-    )
-    if result.rows != expected:
-        expected_after = client.get_list(list_id).lead_count
-        expected = expected_after if result.rows == expected_after else expected
-    return result, expected
-
-
 def _row_count_check(result: SnapshotResult, expected: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=ROW_COUNT_CHECK,
@@ -247,6 +167,9 @@ def build_snapshot_asset(settings: Settings) -> dg.AssetsDefinition:
     names = settings.names
     key = names.snapshot_asset
     data_dir, embedded = settings.data_dir, settings.embedded
+    allow_insecure = settings.allow_insecure_object_store
+    # Refused before the URI reaches the asset's metadata (credentials, plain http off loopback).
+    check_object_store_uri(data_dir, "CLEANLIST_DATA_DIR", allow_insecure=allow_insecure)
 
     @dg.asset(
         key=key,
@@ -287,7 +210,11 @@ def build_snapshot_asset(settings: Settings) -> dg.AssetsDefinition:
         started = time.perf_counter()
         with fail_fast_on_permanent_errors(), cleanlist_of(context, names).get_client() as client:
             result, expected = snapshot_to_parquet(
-                client, list_id, data_dir, retention_days=config.retention_days
+                client,
+                list_id,
+                data_dir,
+                retention_days=config.retention_days,
+                allow_insecure=allow_insecure,
             )
         seconds = time.perf_counter() - started
         context.log.info(
@@ -327,6 +254,8 @@ class LeadsSnapshotIOManager(dg.ConfigurableIOManager):
     """
 
     data_dir: str
+    allow_insecure_object_store: bool = False
+    """Plain http to an object store off loopback (``Settings.allow_insecure_object_store``)."""
     partitions_def_name: str = LISTS_PARTITIONS.name
     """The instance's lists partitions (``settings.names.partitions_lists``): the lists an
     unpartitioned reader gets when Dagster hands it no partition keys."""
@@ -345,13 +274,15 @@ class LeadsSnapshotIOManager(dg.ConfigurableIOManager):
             list_ids = list(context.instance.get_dynamic_partitions(self.partitions_def_name))
         tables: list[pa.Table] = []
         for list_id in list_ids:
-            path = latest_snapshot(self.data_dir, list_id)
+            allow = self.allow_insecure_object_store
+            path = latest_snapshot(self.data_dir, list_id, allow_insecure=allow)
             if path is None:
                 raise dg.Failure(
                     f"no snapshot of list {list_id} under {self.data_dir}: materialize "
                     f"leads_snapshot for partition {list_id} first"
                 )
-            tables.append(_with_list_id(read_snapshot(path), list_id, len(list_ids) > 1))
+            table = read_snapshot(path, allow_insecure=allow)
+            tables.append(_with_list_id(table, list_id, len(list_ids) > 1))
         if not tables:
             raise dg.Failure("no list partitions to load: materialize leads_snapshot first")
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)

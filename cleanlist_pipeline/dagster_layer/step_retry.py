@@ -26,6 +26,7 @@ from cleanlist_pipeline.api.errors import (
     SpendCapExceededError,
     TransportError,
 )
+from cleanlist_pipeline.api.scopes import scope_advice
 
 __all__ = [
     "API_POOL",
@@ -69,7 +70,9 @@ def _describe(exc: BaseException) -> str:
     # Client errors carry the API's message and fix, never the key (api/errors.py).
     text = str(exc) or type(exc).__name__
     fix = getattr(exc, "fix", None)
-    return f"{text} (fix: {fix})" if fix and fix not in text else text
+    text = f"{text} (fix: {fix})" if fix and fix not in text else text
+    advice = scope_advice(exc)  # what a missing scope disables (api/scopes.py)
+    return f"{text} {advice}" if advice else text
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cleanlist_pipeline.ingest.errors import EmptyFileError, EncodingError, NotCSVError
+from cleanlist_pipeline.ingest.identity import FileIdentity, file_identity, open_regular
 
 UTF8_BOM = b"\xef\xbb\xbf"
 FALLBACK_ENCODING = "cp1252"
@@ -70,12 +71,14 @@ class SourceFacts:
 
     ``split_points``: offsets just after a newline with an even number of quotes before it,
     about every ``segment_bytes`` — record boundaries for parallel scanning (valid for RFC 4180
-    quoting; the scanners verify that and fall back if it does not hold).
+    quoting; the scanners verify that and fall back if it does not hold). ``identity``: the file
+    every later open must find (``ingest.identity``), None for no check beyond ``O_NOFOLLOW``.
     """
 
     encoding: EncodingDecision
     size: int
     split_points: tuple[int, ...] = ()
+    identity: FileIdentity | None = None
 
 
 def to_utf8(data: bytes, decision: EncodingDecision) -> bytes:
@@ -93,11 +96,11 @@ def _last_ascii(data: bytes) -> int:
     return max(data.rfind(b"\n"), data.rfind(b","), data.rfind(b" "))
 
 
-def line_of_offset(path: str | Path, offset: int) -> int:
+def line_of_offset(path: str | Path, offset: int, identity: FileIdentity | None = None) -> int:
     """1-based physical line holding byte ``offset`` (counts ``\\n`` before it)."""
     line = 1
     left = offset
-    with open(path, "rb") as f:
+    with open_regular(path, identity) as f:
         while left > 0:
             block = f.read(min(_BLOCK, left))
             if not block:
@@ -134,11 +137,13 @@ def _check_encoding_name(path: str | Path, name: str) -> str:
     return canonical
 
 
-def _first_bad(path: str | Path, encoding: str, start: int) -> tuple[int, bytes] | None:
+def _first_bad(
+    path: str | Path, encoding: str, start: int, identity: FileIdentity | None = None
+) -> tuple[int, bytes] | None:
     """Offset and bytes of the first sequence ``encoding`` cannot decode, or None."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     base = start
-    with open(path, "rb") as f:
+    with open_regular(path, identity) as f:
         f.seek(start)
         while True:
             block = f.read(_BLOCK)
@@ -189,18 +194,25 @@ def _even_newline_after(block: bytes, lo: int, quotes_before: int) -> int | None
     return int(even[0]) + 1 if len(even) else None
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (``hashlib`` releases the GIL: fine to run on a thread)."""
-    with open(path, "rb") as f:
+def sha256_file(path: str | Path, identity: FileIdentity | None = None) -> str:
+    """Hex sha256 of a file's bytes (``hashlib`` releases the GIL: fine to run on a thread).
+
+    Never through a symlink; with ``identity``, only that very file (``ingest.identity``)."""
+    with open_regular(path, identity) as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def detect(
-    path: str | Path, configured: str | None = None, segment_bytes: int | None = None
+    path: str | Path,
+    configured: str | None = None,
+    segment_bytes: int | None = None,
+    identity: FileIdentity | None = None,
 ) -> SourceFacts:
     """Read the whole file once: refuse binary content, pick the encoding.
 
     The file's sha256 is :func:`sha256_file`'s job (``plan_file`` runs both on threads).
+    ``identity`` (default: the file's own, taken now) is checked at every open and carried in
+    the result for the reads that follow.
 
     >>> detect("drop.csv").encoding.name  # doctest: +SKIP
     'utf-8'
@@ -213,7 +225,8 @@ def detect(
     points: list[int] = []
     quotes = 0
     target = segment_bytes or 0
-    with open(path, "rb") as f:
+    identity = identity or file_identity(path)
+    with open_regular(path, identity) as f:
         while True:
             block = f.read(_BLOCK)
             if not block:
@@ -255,7 +268,7 @@ def detect(
         raise NotCSVError(
             path,
             f"NUL byte at byte offset {nul_at} (line "
-            f"{line_of_offset(path, nul_at)}): this is binary data, not a text CSV",
+            f"{line_of_offset(path, nul_at, identity)}): this is binary data, not a text CSV",
             "export the data as a plain UTF-8 CSV and drop that file",
         )
     had_bom = head.startswith(UTF8_BOM)
@@ -266,16 +279,17 @@ def detect(
             ),
             size,
             tuple(p for p in points if p < size),
+            identity,
         )
-    bad = _first_bad(path, "utf-8", 0)
+    bad = _first_bad(path, "utf-8", 0, identity)
     assert bad is not None
     utf8_at = bad[0]
     candidate = _check_encoding_name(path, configured) if configured else FALLBACK_ENCODING
     origin = "configured" if configured else "fallback"
-    second = _first_bad(path, candidate, 0)
+    second = _first_bad(path, candidate, 0, identity)
     if second is not None:
         at, raw = second
-        line = line_of_offset(path, at)
+        line = line_of_offset(path, at, identity)
         raise EncodingError(
             path,
             f"byte 0x{raw[:1].hex()} at byte offset {at} (line {line}) is neither UTF-8 nor "
@@ -286,11 +300,12 @@ def detect(
         )
     reason = (
         f"not UTF-8 (first invalid byte at offset {utf8_at}, line "
-        f"{line_of_offset(path, utf8_at)}); decoded as {candidate} ({origin}) and "
+        f"{line_of_offset(path, utf8_at, identity)}); decoded as {candidate} ({origin}) and "
         "transcoded to UTF-8"
     )
     return SourceFacts(
         EncodingDecision(candidate, had_bom, True, reason),
         size,
         tuple(p for p in points if p < size),
+        identity,
     )

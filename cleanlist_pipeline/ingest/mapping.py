@@ -15,12 +15,15 @@ mapped header that is not in the file, so both are checked here, before any call
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cleanlist_pipeline.ingest.errors import HeaderError, MappingError
+from cleanlist_pipeline.ingest.errors import DropChangedError, HeaderError, MappingError
+from cleanlist_pipeline.ingest.identity import open_regular
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "first_name",
@@ -148,6 +151,64 @@ def _build_lookup() -> dict[str, str]:
 _LOOKUP = _build_lookup()
 _AMBIGUOUS = {normalise_header(k): v for k, v in AMBIGUOUS_HEADERS.items()}
 
+# Header rows are quoted in error messages so users can fix their mapping, but a drop without a
+# header row has a lead in line 1, and messages reach the event log, compute logs and the UI.
+# Values shaped like data (e-mail, phone, URL, domain) are masked; when any is, the row is
+# probably a lead, so every cell that is not a known column name is masked with it.
+_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+")
+_URL_LIKE = re.compile(r"https?:|www\.|://|^[\w-]+(\.[\w-]+)+$", re.ASCII)
+_PHONE_LIKE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
+_NAME_LIKE = re.compile(r"[^\W\d_][\w .#()&/-]{0,47}")
+#: Header cells quoted in one message at most (a 1,000,000-column header stays a short message).
+_SHOWN_HEADERS = 20
+
+
+def _known_header(h: str) -> bool:
+    key = normalise_header(h)
+    return key in _LOOKUP or key in _AMBIGUOUS
+
+
+def _looks_like_data(h: str) -> bool:
+    s = h.strip()
+    if _EMAIL_LIKE.search(s) or _URL_LIKE.search(s):
+        return True
+    # a phone number has 7 digits or more; "Q1 2024" is a column name
+    return any(sum(c.isdigit() for c in m.group()) >= 7 for m in _PHONE_LIKE.finditer(s))
+
+
+def _masked(position: int, h: str) -> str:
+    """``j***@***.com`` for an e-mail, else ``<value 3: 17 chars>``: shape, never content."""
+    m = _EMAIL_LIKE.fullmatch(h.strip())
+    if m is not None:
+        local, _, domain = h.strip().partition("@")
+        tld = domain.rsplit(".", 1)[1] if "." in domain else ""
+        if tld.isascii() and tld.isalpha() and len(tld) <= 6:
+            return f"{local[:1]}***@***.{tld}"
+    return f"<value {position}: {len(h)} char{'s' if len(h) != 1 else ''}>"
+
+
+def _data_row(headers: Sequence[str]) -> bool:
+    return any(_looks_like_data(h) for h in headers)
+
+
+def describe_headers(headers: Sequence[str]) -> str:
+    """The header row for a message: column count, column names readable, personal data masked.
+
+    >>> describe_headers(["jane@acme.com", "Jane", "Email"])
+    "3 columns: [j***@***.com, <value 2: 4 chars>, 'Email'] (line 1 looks like data, not a header row)"
+    """
+    data_row = _data_row(headers)
+    shown = [
+        repr(h)
+        if _known_header(h) or (not data_row and _NAME_LIKE.fullmatch(h.strip()))
+        else _masked(i, h)
+        for i, h in enumerate(headers[:_SHOWN_HEADERS], start=1)
+    ]
+    more = len(headers) - len(shown)
+    listing = ", ".join(shown) + (f", … {more} more" if more > 0 else "")
+    text = f"{len(headers)} column{'s' if len(headers) != 1 else ''}: [{listing}]"
+    return text + (" (line 1 looks like data, not a header row)" if data_row else "")
+
 
 @dataclass(frozen=True)
 class ResolvedMapping:
@@ -165,26 +226,95 @@ def sidecar_path(drop: str | Path) -> Path:
     return p.with_name(p.name + ".mapping.json")
 
 
+#: A sidecar maps a handful of fields to header names (a few hundred bytes); anything bigger
+#: is not one, and is refused before it is read into memory.
+SIDECAR_MAX_BYTES = 64 * 1024
+#: Unknown sidecar keys are named in the error only when they look like a misspelt field
+#: (``emial``): a key could be anything, a lead's e-mail included, and errors reach the UI.
+_FIELD_LIKE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _sidecar_error(drop: str | Path, side: Path, problem: str, hint: str) -> MappingError:
+    return MappingError(drop, f"the sidecar {side.name} {problem}", hint)
+
+
 def load_sidecar(drop: str | Path) -> dict[str, str] | None:
-    """The sidecar mapping next to ``drop``, or None when there is none."""
+    """The sidecar mapping next to ``drop``, or None when there is none.
+
+    The sidecar must be a regular file beside the drop, like the drop itself: a symlink is
+    refused (``lstat`` first, then ``O_NOFOLLOW``, so one swapped in between is refused too), as
+    is a file over :data:`SIDECAR_MAX_BYTES`. Errors never quote its content: unknown keys are
+    counted, and named only when they look like misspelt field names.
+    """
     side = sidecar_path(drop)
-    if not side.exists():
-        return None
     try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MappingError(
+        st = os.lstat(side)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        why = f"cannot be read ({exc.strerror})"
+        raise _sidecar_error(drop, side, why, "fix its permissions") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise _sidecar_error(
             drop,
-            f"the sidecar {side.name} is not readable JSON ({exc})",
+            side,
+            "is a symbolic link; it must be a regular file beside the drop",
+            "replace the link with a copy of the mapping file",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise _sidecar_error(drop, side, "is not a regular file", "write it as a JSON file")
+    too_big = _sidecar_error(
+        drop,
+        side,
+        f"is larger than {SIDECAR_MAX_BYTES} bytes: that is no column mapping",
+        'write it as {"email": "E-mail", ...}: one entry per field',
+    )
+    if st.st_size > SIDECAR_MAX_BYTES:
+        raise too_big
+    try:
+        with open_regular(side) as f:
+            raw = f.read(SIDECAR_MAX_BYTES + 1)
+    except DropChangedError:
+        raise _sidecar_error(
+            drop,
+            side,
+            "was replaced by a symbolic link or another kind of file while it was being read",
+            "write the mapping file in place as a regular file",
+        ) from None
+    except OSError as exc:
+        why = f"cannot be read ({exc.strerror})"
+        raise _sidecar_error(drop, side, why, "fix its permissions") from None
+    if len(raw) > SIDECAR_MAX_BYTES:
+        raise too_big
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # the decoders' messages give a position, never the text
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise _sidecar_error(
+            drop,
+            side,
+            f"is not readable JSON ({why})",
             'write it as {"email": "E-mail", ...} in UTF-8',
         ) from None
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
-        raise MappingError(
+        raise _sidecar_error(
+            drop, side, "must be a JSON object of strings", 'write it as {"email": "E-mail", ...}'
+        )
+    unknown = [k for k in data if k not in CANONICAL_FIELDS]
+    if unknown:
+        named = sorted(k for k in unknown if _FIELD_LIKE.fullmatch(k))[:10]
+        others = len(unknown) - len(named)
+        listed = ", ".join(repr(k) for k in named)
+        if others:
+            listed += f"{' and ' if named else ''}{others} key(s) not shown"
+        raise _sidecar_error(
             drop,
-            f"the sidecar {side.name} must be a JSON object of strings",
-            'write it as {"email": "E-mail", ...}',
+            side,
+            f"names {len(unknown)} unknown field(s): {listed}",
+            "use only these canonical fields as keys: " + ", ".join(CANONICAL_FIELDS),
         )
     return data
 
@@ -230,8 +360,9 @@ def infer_mapping(path: str | Path, headers: Sequence[str]) -> dict[str, str]:
     if not claims:
         raise HeaderError(
             path,
-            f"no header matches a known field (headers: {list(headers)})",
-            "pass an explicit column_mapping, e.g. {'email': '<your header>'}",
+            f"no header matches a known field (header row: {describe_headers(headers)})",
+            "pass an explicit column_mapping, e.g. {'email': '<your header>'}"
+            + (", and add a header row above the data" if _data_row(headers) else ""),
         )
     return {f: hs[0] for f, hs in claims.items()}
 
@@ -259,9 +390,11 @@ def resolve_mapping(
     if missing:
         raise HeaderError(
             path,
-            f"mapped header(s) {missing} not in the file's header row {stripped}",
+            f"mapped header(s) {missing} not in the file's header row "
+            f"({describe_headers(stripped)})",
             "fix the column mapping or the file's header (matching "
-            "is exact, after trimming spaces)",
+            "is exact, after trimming spaces)"
+            + ("; the file seems to lack a header row: add one" if _data_row(headers) else ""),
         )
     doubled = sorted({h for h in mapping.values() if len(positions[h.strip()]) > 1})
     if doubled:

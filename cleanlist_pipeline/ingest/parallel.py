@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from cleanlist_pipeline.ingest.errors import IngestError
+from cleanlist_pipeline.ingest.identity import open_regular
 from cleanlist_pipeline.ingest.reader import Batch, ScanContext, scan_batches
 
 SEGMENT_BYTES = 32 * 1024 * 1024
@@ -56,7 +57,7 @@ def parallel_batches(
             if len(pending) >= 2 * workers:
                 break
         record, line = 2, first_line
-        with open(ctx.path, "rb") as f:
+        with open_regular(ctx.path, ctx.identity) as f:
             while pending:
                 try:
                     batches = pending.popleft().result()

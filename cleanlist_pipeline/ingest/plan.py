@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -38,6 +40,7 @@ from cleanlist_pipeline.ingest.errors import (
     MalformedCSVError,
     NotCSVError,
 )
+from cleanlist_pipeline.ingest.identity import FileIdentity, file_identity, open_regular
 from cleanlist_pipeline.ingest.manifest import ImportPlan
 from cleanlist_pipeline.ingest.mapping import resolve_mapping
 from cleanlist_pipeline.ingest.parallel import RetrySerially, parallel_batches
@@ -80,15 +83,52 @@ class _Header:
     lines: int  # physical lines it spans
 
 
+#: The header row is read at most this far (1 MiB). Line 1 is read before any other check, so
+#: without a cap a file with no line break (1 GB of one "line") would be read whole into memory.
+#: A header that fits a chunk is far shorter (``max_bytes``, about 148 kB by default), so the cap
+#: only chooses the message a hopeless file gets, never whether a workable file is accepted.
+HEADER_MAX_BYTES = 1024 * 1024
+
+
+def _header_too_long(path: Path, head: bytes, cap: int, max_bytes: int) -> NoReturn:
+    """Refuse a file whose line 1 does not end within ``cap`` bytes, saying what it looks like."""
+    if b"\r" in head:  # one huge "line" with CRs in it: classic Mac line endings
+        raise NotCSVError(
+            path,
+            "the header row contains a bare carriage return: the file "
+            "seems to use CR-only (classic Mac) line endings",
+            "re-save it with LF or CRLF line endings",
+        )
+    columns = head.count(b",") + 1
+    raise HeaderError(
+        path,
+        f"the header row (line 1) does not end within its first {cap} bytes, the header limit"
+        + (
+            f" (it has {columns} columns or more)"
+            if columns > 1
+            else (" (no line break at all)" if b"\n" not in head else "")
+        ),
+        "a CSV starts with one line of column names, and every chunk repeats it within "
+        f"{max_bytes} bytes: if the file has no line breaks, export it again as a CSV with one "
+        "record per line; if it has that many columns, drop the columns you do not import and "
+        "drop the file again",
+    )
+
+
 def _read_header(path: Path, facts: SourceFacts, max_bytes: int) -> _Header:
     start = len(UTF8_BOM) if facts.encoding.had_bom else 0
     enc = facts.encoding.name
     parts: list[bytes] = []
     state = START_FIELD
     lines = 0
-    with open(path, "rb") as f:
+    with open_regular(path, facts.identity) as f:
         f.seek(start)
-        for raw in f:
+        cap = max(HEADER_MAX_BYTES, max_bytes)
+        read = 0
+        while raw := f.readline(cap + 1 - read):  # never more than the cap, newline or not
+            read += len(raw)
+            if read > cap:
+                _header_too_long(path, b"".join(parts) + raw, cap, max_bytes)
             lines += 1
             parts.append(raw)
             st = csv_state(raw.decode(enc), state)
@@ -100,7 +140,7 @@ def _read_header(path: Path, facts: SourceFacts, max_bytes: int) -> _Header:
                     "re-save it with LF or CRLF line endings",
                 )
             state = IN_QUOTED if st == IN_QUOTED else START_FIELD
-            if state != IN_QUOTED or sum(map(len, parts)) > max_bytes:
+            if state != IN_QUOTED or read > max_bytes:
                 break
     src = b"".join(parts)
     if state == IN_QUOTED and len(src) <= max_bytes:
@@ -136,12 +176,14 @@ def _read_header(path: Path, facts: SourceFacts, max_bytes: int) -> _Header:
     return _Header(u8, fields, start + len(src), lines)
 
 
-def _utf8_guess(path: Path) -> SourceFacts:
+def _utf8_guess(path: Path, identity: FileIdentity) -> SourceFacts:
     """What the pre-pass says of a valid UTF-8 file (BOM read from the first bytes)."""
-    with open(path, "rb") as f:
+    with open_regular(path, identity) as f:
         had_bom = f.read(len(UTF8_BOM)) == UTF8_BOM
     reason = "valid UTF-8" + (" with BOM" if had_bom else "")
-    return SourceFacts(EncodingDecision("utf-8", had_bom, False, reason), path.stat().st_size)
+    return SourceFacts(
+        EncodingDecision("utf-8", had_bom, False, reason), identity.size, identity=identity
+    )
 
 
 def _same_reading(a: SourceFacts, b: SourceFacts) -> bool:
@@ -239,6 +281,7 @@ def plan_file(
     max_rows: int = API_MAX_ROWS,
     seen_record_hashes: np.ndarray | None = None,
     workers: int = 1,
+    identity: FileIdentity | None = None,
 ) -> ImportPlan:
     """Read ``path`` once (after an encoding pre-pass) and plan its chunks.
 
@@ -249,10 +292,15 @@ def plan_file(
     imported as it is; a single bad row is a reject instead. ``workers``: scan processes for
     files over 96 MB; the plan is the same. One by default: each worker holds its own
     interpreter and numpy (about 120 MB), and on a busy machine the extra processes buy nothing
-    (the Dagster layer passes ``Settings.ingest_workers``).
+    (the Dagster layer passes ``Settings.ingest_workers``). ``identity``: the file the drop scan
+    found (``ingest.identity``; default: the file at ``path`` now). Every read opens the file
+    without following a symlink and refuses another file or a changed one
+    (:class:`~cleanlist_pipeline.ingest.errors.DropChangedError`), so nothing is planned from a
+    file swapped in after the scan.
     """
     path = Path(path)
-    parallel = workers > 1 and path.stat().st_size >= _parallel.PARALLEL_MIN_BYTES
+    identity = identity or file_identity(path)
+    parallel = workers > 1 and identity.size >= _parallel.PARALLEL_MIN_BYTES
     seen = None
     if seen_record_hashes is not None:
         seen = np.unique(np.asarray(seen_record_hashes, dtype=np.uint64))
@@ -266,7 +314,7 @@ def plan_file(
         layout = Layout.from_index(
             len(header.fields), mapping.column_index, max_bytes - len(header.u8)
         )
-        ctx = ScanContext(path, facts.encoding, layout, newline)
+        ctx = ScanContext(path, facts.encoding, layout, newline, identity)
         acc = _Acc(Packer(header.u8, newline, max_bytes, max_rows, hasher))
         scan = (header.end, header.lines + 1, facts.size)
         if parallel and facts.split_points:
@@ -288,13 +336,13 @@ def plan_file(
     # first whatever is configured) and is redone, or gives way to the pre-pass's error, only
     # when the pre-pass decides otherwise.
     with ThreadPoolExecutor(3, thread_name_prefix="cleanlist-plan") as pool:
-        file_sha256 = pool.submit(sha256_file, path)
+        file_sha256 = pool.submit(sha256_file, path, identity)
         if parallel:  # segment boundaries come from the pre-pass
-            facts = detect(path, encoding, _parallel.SEGMENT_BYTES)
+            facts = detect(path, encoding, _parallel.SEGMENT_BYTES, identity)
             header, mapping, newline, acc = scan_as(facts, pool)
         else:
-            prepass = pool.submit(detect, path, encoding)
-            guess = _utf8_guess(path)
+            prepass = pool.submit(detect, path, encoding, None, identity)
+            guess = _utf8_guess(path, identity)
 
             def contradicted() -> bool:  # checked per batch: a binary file stops the scan early
                 if not prepass.done():
@@ -354,8 +402,41 @@ def _csv_prefix(values: list[str]) -> str:
     return buf.getvalue()
 
 
+#: What a spreadsheet takes for the start of a formula (or, tab and CR, what it strips before
+#: looking): OWASP's list for CSV injection.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formula(cell: str) -> str:
+    """``cell`` prefixed with ``'`` when a spreadsheet would read it as a formula.
+
+    >>> guard_formula("=SUM(A1:A9)"), guard_formula("-1"), guard_formula("ann@example.com")
+    ("'=SUM(A1:A9)", "'-1", 'ann@example.com')
+    """
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _guarded_record(raw: bytes, newline: str) -> bytes:
+    """One record with its cells formula-guarded, written back as CSV. A record that does not
+    parse (``malformed_row``) becomes one quoted cell, so no part of it can start a cell that a
+    spreadsheet would evaluate."""
+    text = raw.decode("utf-8")
+    body = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    try:
+        cells = parse_fields(body)
+    except ValueError:
+        cells = [body]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=newline).writerow([guard_formula(c) for c in cells])
+    return buf.getvalue().encode("utf-8")
+
+
 def write_rejects(
-    plan: ImportPlan, out_path: str | Path, source_path: str | Path | None = None
+    plan: ImportPlan,
+    out_path: str | Path,
+    source_path: str | Path | None = None,
+    *,
+    formula_guard: bool = False,
 ) -> int:
     """Write every removed or rejected record, with its reason, to a CSV a user can fix and re-drop.
 
@@ -364,6 +445,16 @@ def write_rejects(
     fields than the header: the header gets ``extra_field_1``… columns for the most surplus, so
     ``pandas.read_csv`` and ``csv.DictReader`` read the file like any other. Returns the number
     of rows.
+
+    ``formula_guard`` (``Settings.rejects_formula_guard``, off by default): every cell starting
+    with ``= + - @``, a tab or a CR gets a leading ``'``, so a spreadsheet opening the file shows
+    ``=HYPERLINK(…)`` as text instead of evaluating it; the records are then re-written as CSV
+    (no longer byte-identical to the drop). Off, the rows are the drop's own bytes, ready to be
+    fixed and dropped again.
+
+    The file is written through a ``mkstemp`` descriptor beside ``out_path`` — ``0o600`` from
+    its creation (the rows hold personal data), never through a name someone else could have
+    planted — and renamed over ``out_path`` once complete; on any failure it is removed.
     """
     source = Path(source_path) if source_path is not None else Path(plan.path)
     items = plan.removed_and_rejected()
@@ -377,24 +468,30 @@ def write_rejects(
             with contextlib.suppress(ValueError):  # unparseable: nothing to widen for
                 widest = max(widest, len(parse_fields(raw(r).decode("utf-8").rstrip("\r\n"))))
     header = plan.header_bytes
-    if widest > len(plan.header_fields):
-        extra = [f"extra_field_{i}" for i in range(1, widest - len(plan.header_fields) + 1)]
+    extra = [f"extra_field_{i}" for i in range(1, widest - len(plan.header_fields) + 1)]
+    if formula_guard:
+        header = _guarded_record(header, plan.newline)
+    if extra:
         body = header.rstrip(b"\r\n")
         header = body + b"," + ",".join(extra).encode() + header[len(body) :]
+    reason_columns = ["reject_reason", "reject_detail", "source_record", "source_line"]
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(
-            _csv_prefix(["reject_reason", "reject_detail", "source_record", "source_line"]).encode()
-            + b","
-            + header
-        )
-        for r in items:  # streamed: a drop may have many removed duplicates
-            f.write(
-                _csv_prefix([r.reason, r.detail, str(r.record), str(r.line)]).encode()
-                + b","
-                + raw(r)
-            )
-    tmp.replace(out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_csv_prefix(reason_columns).encode() + b"," + header)
+            for r in items:  # streamed: a drop may have many removed duplicates
+                prefix = [r.reason, r.detail, str(r.record), str(r.line)]
+                if formula_guard:
+                    prefix = [guard_formula(c) for c in prefix]
+                    row = _guarded_record(raw(r), plan.newline)
+                else:
+                    row = raw(r)
+                f.write(_csv_prefix(prefix).encode() + b"," + row)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return len(items)

@@ -19,6 +19,7 @@ translate by line index. A record's content, for hashing and fields, excludes it
 
 from __future__ import annotations
 
+import codecs
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,9 +28,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+from xxhash import xxh3_64
 
 from cleanlist_pipeline.ingest.encoding import EncodingDecision
 from cleanlist_pipeline.ingest.errors import MalformedCSVError
+from cleanlist_pipeline.ingest.identity import FileIdentity, open_regular
 from cleanlist_pipeline.ingest.records import (
     CSV_FIELD_LIMIT,
     ERROR,
@@ -113,17 +116,26 @@ _AHEAD = 3
 
 
 def _blocks(
-    path: Path, start: int, end: int, block_size: int, specials: bool
+    path: Path,
+    start: int,
+    end: int,
+    block_size: int,
+    specials: bool,
+    identity: FileIdentity | None = None,
 ) -> Iterator[tuple[bytes, np.ndarray | None]]:
     """The bytes of ``[start, end)`` in blocks, each with its :func:`find_specials`, read and
     searched on a thread a few blocks ahead: numpy releases the GIL for those whole-buffer
-    passes, so on a second core they overlap the record-level work of the scan."""
+    passes, so on a second core they overlap the record-level work of the scan. The file is
+    opened without following a symlink and must still be ``identity`` (``ingest.identity``)."""
 
     def job(f: BinaryIO, size: int) -> tuple[bytes, np.ndarray | None]:
         data = f.read(size)
         return data, (find_specials(data) if specials and data else None)
 
-    with open(path, "rb") as f, ThreadPoolExecutor(1, thread_name_prefix="cleanlist-scan") as ex:
+    with (
+        open_regular(path, identity) as f,
+        ThreadPoolExecutor(1, thread_name_prefix="cleanlist-scan") as ex,
+    ):
         f.seek(start)
         ahead: deque[Future[tuple[bytes, np.ndarray | None]]] = deque()
         offset = start
@@ -175,12 +187,14 @@ class Batch:
 
 @dataclass
 class ScanContext:
-    """Fixed facts for one scan: file, encoding, layout, newline used for a missing terminator."""
+    """Fixed facts for one scan: file, encoding, layout, newline used for a missing terminator,
+    and the identity the file must keep (``ingest.identity``; None: ``O_NOFOLLOW`` only)."""
 
     path: Path
     encoding: EncodingDecision
     layout: Layout
     newline: bytes
+    identity: FileIdentity | None = None
 
 
 def _starts_from_ends(nl: np.ndarray, start_lines: np.ndarray) -> np.ndarray:
@@ -662,6 +676,117 @@ def exact_scan(
     return _exact_batch(ctx, pending, first_record), rec_start, rec_line - first_line
 
 
+def _no_end(ctx: ScanContext, record: int, line: int, size: int) -> MalformedCSVError:
+    return MalformedCSVError(
+        ctx.path,
+        f"record {record} (line {line}) has no end after "
+        f"{size} bytes: most likely a quote that is never closed (or the "
+        "file is not line-based CSV)",
+        "close the quote (fields containing quotes must double them) and drop the file again",
+        record=record,
+        line=line,
+    )
+
+
+#: Window for the per-record passes over a long record: their numpy temporaries (8 bytes per
+#: quote or newline) stay a few times this, however dense the record is.
+_WINDOW = 2 * 1024 * 1024
+
+
+def _parity_end(data: bytes | bytearray, lo: int, quotes: int) -> tuple[int | None, int]:
+    """First offset past a newline in ``data[lo:]`` with an even number of quotes before it
+    (``quotes`` counted before ``lo``), or None; and the quotes counted up to where it stopped."""
+    w = np.frombuffer(data, dtype=np.uint8)
+    for s in range(lo, len(data), _WINDOW):
+        part = w[s : s + _WINDOW]
+        nl = np.flatnonzero(part == _NL)
+        q = np.flatnonzero(part == _QUOTE)
+        if len(nl):
+            even = nl[((quotes + np.searchsorted(q, nl)) & 1) == 0]
+            if len(even):
+                end = int(even[0])
+                return s + end + 1, quotes + int(np.searchsorted(q, end))
+        quotes += len(q)
+    return None, quotes
+
+
+def _rfc_quoted(data: bytearray, end: int) -> bool:
+    """True when ``data[:end]`` (one record) reads the same by quote parity as with ``csv``: every
+    quote opens a field, closes one or is doubled inside one, and no CR stands alone outside
+    quotes. Checked window by window, so its memory does not grow with the record."""
+    w = np.frombuffer(data, dtype=np.uint8)[:end]
+    top = len(w) - 1
+    quotes = 0
+    for s in range(0, len(w), _WINDOW):
+        part = w[s : s + _WINDOW]
+        q = np.flatnonzero(part == _QUOTE) + s
+        opening = q[(quotes + np.arange(len(q))) % 2 == 0]
+        closing = q[(quotes + np.arange(len(q))) % 2 == 1]
+        before = _MAY_PRECEDE_OPEN[w[np.maximum(opening - 1, 0)]] | (opening == 0)
+        nxt = w[np.minimum(closing + 1, top)]
+        after = _MAY_FOLLOW_CLOSE[nxt] | (closing == top)
+        cr_next = nxt == _CR
+        after[cr_next] &= w[np.minimum(closing[cr_next] + 2, top)] == _NL
+        cr = np.flatnonzero(part == _CR) + s
+        cr_out = ((quotes + np.searchsorted(q, cr)) & 1) == 0
+        bare = cr_out & ((cr == top) | (w[np.minimum(cr + 1, top)] != _NL))
+        if not (before.all() and after.all()) or bare.any():
+            return False
+        quotes += len(q)
+    return True
+
+
+def _long_reject(
+    ctx: ScanContext, data: bytearray, end: int, base: int, record: int, line: int
+) -> Batch:
+    """A batch of one record, ``data[:end]``, too large for any chunk: rejected as ``row_too_large``
+    without the per-byte arrays of the scanners (8 bytes per comma for a line of commas).
+
+    Its content hash is the scanners' (XXH3-64 of the record's UTF-8 without its terminator,
+    inner newlines read as NUL) and its size the UTF-8 one, computed window by window.
+    """
+    view = memoryview(data)[:end]
+    terminated = data[end - 1] == _NL
+    stop = end - (1 if terminated else 0)
+    if terminated and stop and data[stop - 1] == _CR:
+        stop -= 1
+    decoder = codecs.getincrementaldecoder(ctx.encoding.name)() if ctx.encoding.transcoded else None
+    h = xxh3_64()
+    u8_size = 0
+    for s in range(0, stop, _WINDOW):
+        piece = bytes(view[s : min(s + _WINDOW, stop)])
+        if decoder is not None:  # a character cut by the window is completed by the next one
+            piece = decoder.decode(piece, s + _WINDOW >= stop).encode("utf-8")
+        u8_size += len(piece)
+        h.update(piece.replace(b"\n", b"\0"))
+    digest = h.intdigest() or 1
+    size = u8_size + (end - stop) + (0 if terminated else len(ctx.newline))
+    one = np.ones(1, dtype=np.int64)
+    return Batch(
+        first_record=record,
+        src_start=one * base,
+        src_end=one * (base + end),
+        line=one * line,
+        out=b"",  # never packed: a rejected record is read again from the file when written
+        out_start=one * 0,
+        out_end=one * 0,
+        kind=np.full(1, KIND_REJECT, dtype=np.int8),
+        email_h=np.zeros(1, dtype=np.uint64),
+        link_h=np.zeros(1, dtype=np.uint64),
+        has_required=np.zeros(1, dtype=bool),
+        content_h=np.full(1, digest, dtype=np.uint64),
+        reasons={
+            0: (
+                "row_too_large",
+                f"{size} bytes; a chunk allows "
+                f"{ctx.layout.max_record_bytes} bytes per row next to the header",
+            )
+        },
+        unterminated_last=not terminated,
+        lines=data.count(b"\n", 0, end) + (0 if terminated else 1),
+    )
+
+
 def scan_batches(
     ctx: ScanContext,
     start: int,
@@ -680,7 +805,9 @@ def scan_batches(
     fast = _Fast(ctx)
     block_size = block_size or BLOCK_SIZE
     # specials are only worth finding ahead where the fast path reads the source bytes as they are
-    blocks = _blocks(ctx.path, start, end, block_size, not exact and not ctx.encoding.transcoded)
+    blocks = _blocks(
+        ctx.path, start, end, block_size, not exact and not ctx.encoding.transcoded, ctx.identity
+    )
     try:
         base = start
         record = first_record
@@ -688,49 +815,99 @@ def scan_batches(
         carry = b""
         carry_sp: np.ndarray | None = None
         exhausted = False
+        quirky = False  # the carry starts with a long record only csv semantics can end
+        open_carry = False  # the carry is the start of one record the scanners saw no end of
         while True:
-            parts: list[bytes] = [carry] if carry else []
-            found: list[np.ndarray | None] = [carry_sp] if carry else []
-            # a record longer than the buffer: at least double the buffer, so a long record costs
-            # a few re-scans, never one per block
-            want = max(block_size, len(carry))
-            got = 0
-            while got < want and not exhausted:
-                nxt = next(blocks, None)
-                if nxt is None:
-                    exhausted = True
-                    break
-                parts.append(nxt[0])
-                found.append(nxt[1])
-                got += len(nxt[0])
-            final = exhausted
-            buf = parts[0] if len(parts) == 1 else b"".join(parts)
-            if not buf:
-                return
-            sp = _joined_specials(parts, found)
-            if exact:
-                batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
+            long_start = b""
+            big = open_carry and len(carry) > ctx.layout.max_record_bytes
+            if big and not quirky:
+                # already too large for any chunk: found its end without re-scanning it
+                long_start, carry, carry_sp = carry, b"", None
             else:
-                try:
-                    batch, consumed, nlines = fast.scan(buf, base, record, line, final, sp)
-                except NeedsExactScan:
-                    batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
-            if batch is None:
-                if final:
+                parts: list[bytes] = [carry] if carry else []
+                found: list[np.ndarray | None] = [carry_sp] if carry else []
+                # a record longer than the buffer: at least double the buffer, so a long record
+                # costs a few re-scans, never one per block; never past MAX_PENDING by a block
+                want = max(block_size, min(len(carry), MAX_PENDING + block_size - len(carry)))
+                got = 0
+                while got < want and not exhausted:
+                    nxt = next(blocks, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    parts.append(nxt[0])
+                    found.append(nxt[1])
+                    got += len(nxt[0])
+                final = exhausted
+                buf = parts[0] if len(parts) == 1 else b"".join(parts)
+                if not buf:
                     return
-                if len(buf) > MAX_PENDING:
+                sp = _joined_specials(parts, found)
+                del parts, found
+                if exact or quirky:
+                    batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
+                else:
+                    try:
+                        batch, consumed, nlines = fast.scan(buf, base, record, line, final, sp)
+                    except NeedsExactScan:
+                        batch, consumed, nlines = exact_scan(ctx, buf, base, record, line, final)
+                if batch is None:
+                    if final:
+                        return
+                    if quirky:
+                        if len(buf) > MAX_PENDING:
+                            raise _no_end(ctx, record, line, len(buf))
+                        carry, carry_sp = buf, sp
+                        continue
+                    long_start, buf, sp = buf, b"", None
+            if long_start:
+                # ``long_start`` begins one record longer than the buffer. Re-scanning it as it
+                # grows would cost the scanners' arrays (8 bytes per comma) over the whole
+                # record: its end is found block by block instead, by quote parity.
+                rec = bytearray(long_start)
+                del long_start
+                end, quotes = _parity_end(rec, 0, 0)
+                while end is None and len(rec) <= MAX_PENDING:  # the cap before growing
+                    nxt = next(blocks, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    lo = len(rec)
+                    rec += nxt[0]
+                    end, quotes = _parity_end(rec, lo, quotes)
+                if end is None and not exhausted:
+                    raise _no_end(ctx, record, line, len(rec))
+                final = exhausted and end is None
+                stop = len(rec) if end is None else end
+                rfc = _rfc_quoted(rec, stop)
+                if end is None and quotes & 1 and rfc:
                     raise MalformedCSVError(
                         ctx.path,
-                        f"record {record} (line {line}) has no end after "
-                        f"{len(buf)} bytes: most likely a quote that is never closed (or the "
-                        "file is not line-based CSV)",
-                        "close the quote (fields containing "
-                        "quotes must double them) and drop the file again",
+                        f"a quoted field opened in record {record} (line {line}) is never closed",
+                        "close the quote (a field that contains quotes must double them: "
+                        '"" ) and drop the file again',
                         record=record,
                         line=line,
                     )
-                carry, carry_sp = buf, sp
+                # source bytes: never more than the UTF-8 a chunk would carry (ASCII-compatible)
+                size = stop + (0 if rec[stop - 1] == _NL else len(ctx.newline))
+                if rfc and size > ctx.layout.max_record_bytes:
+                    batch = _long_reject(ctx, rec, stop, base, record, line)
+                    yield batch
+                    record += 1
+                    line += batch.lines
+                    base += stop
+                    carry, carry_sp, open_carry = bytes(rec[stop:]), None, False
+                    del rec
+                    if final or (exhausted and not carry):
+                        return
+                    continue
+                # a record that fits a chunk (the scanners read it cheaply), or one whose quotes
+                # only csv semantics can settle: the scanners read it from here
+                quirky = not rfc
+                carry, carry_sp, open_carry = bytes(rec), None, False
                 continue
+            quirky = False
             batch.lines = nlines
             yield batch
             record += len(batch)
@@ -738,6 +915,7 @@ def scan_batches(
             base += consumed
             carry = buf[consumed:]
             carry_sp = None
+            open_carry = bool(carry) and not final
             if sp is not None and carry:
                 carry_sp = sp[np.searchsorted(sp, consumed) :] - consumed
             if final and not carry:

@@ -17,6 +17,7 @@ from typing import BinaryIO, cast
 from urllib.parse import urlsplit
 
 from cleanlist_pipeline.ingest.errors import DropChangedError
+from cleanlist_pipeline.ingest.identity import open_regular
 
 __all__ = ["is_uri", "open_source"]
 
@@ -39,7 +40,7 @@ def open_source(location: str | os.PathLike[str]) -> BinaryIO:
     text = os.fspath(location)
     try:
         if not is_uri(text):
-            return open(Path(text), "rb")
+            return open_regular(Path(text))  # never through a symlink swapped in
         import pyarrow.fs as pafs
 
         fs, path = pafs.FileSystem.from_uri(text)

@@ -1,11 +1,19 @@
-"""The admin API under ``/_sandbox`` (no auth, loopback only, never rate-limited).
+"""The admin API under ``/_sandbox`` (loopback only, admin token, never rate-limited).
 
 See docs/internals.md §1 for the table of calls; ``GET /_sandbox/seed-info`` and
 ``GET /_sandbox/settings`` are extras (ids of the seeded world; current settings).
+
+Loopback alone is not enough: any local user, and any web page a local browser opens (through a
+rebound DNS name, which the app's ``Host`` check stops, or a "simple" cross-site ``POST``), can
+reach a loopback port. So every admin call also needs the ``X-Sandbox-Admin-Token`` header with
+the token stored in the (0600) database file and printed at startup, and a call with a body must
+send it as ``application/json`` (a browser cannot send that cross-site without a preflight the
+sandbox never grants).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import sqlite3
 import time
@@ -36,6 +44,9 @@ from cleanlist_pipeline.sandbox.workflows import settle_due
 #: The only hosts the sandbox listens on and the admin API answers: it holds all-scope keys and
 #: its admin calls need no key.
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+#: The header that carries the admin token (see :func:`cleanlist_pipeline.sandbox.db.read_admin_token`).
+ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"
 
 
 def register_key(
@@ -187,15 +198,44 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "").strip()
+    return (bool(length) and length != "0") or "transfer-encoding" in request.headers
+
+
+def check_admin_request(request: Request, token: str) -> None:
+    """Raise the ``ApiError`` an admin call gets when it is not from a loopback peer, lacks the
+    token, or sends a body that is not ``application/json``."""
+    peer = request.client.host if request.client else ""
+    if peer not in LOOPBACK:
+        raise ApiError(403, "forbidden", "The admin API answers loopback only.")
+    sent = request.headers.get(ADMIN_TOKEN_HEADER, "")
+    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"The admin API needs the {ADMIN_TOKEN_HEADER} header.",
+            fix="Send the admin token the sandbox printed at startup (also stored in its "
+            "database file: cleanlist_pipeline.sandbox.db.read_admin_token).",
+        )
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if _has_body(request) and media != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Admin calls with a body must send it as application/json.",
+            fix="Send 'Content-Type: application/json'.",
+        )
+
+
 def admin_routes(db: Database) -> list[Route]:
-    """Starlette routes of the admin API."""
+    """Starlette routes of the admin API (the token is the database's, read once here)."""
+    token = db.admin_token()
 
     def wrap(fn: Any) -> Any:
         async def endpoint(request: Request) -> Response:
-            host = request.client.host if request.client else ""
-            if host not in LOOPBACK:
-                return ApiError(403, "forbidden", "The admin API answers loopback only.").response()
             try:
+                check_admin_request(request, token)
                 return json_response(await fn(request))
             except ApiError as exc:
                 return exc.response()

@@ -4,6 +4,11 @@ Each API route runs one short "gate" transaction before its handler: authenticat
 (stored as a hash), settle due workflows, count the request for the ledger and the rate-limit
 windows, and evaluate injected faults. Handlers run on the event loop thread with that thread's
 SQLite connection; every transaction is short and never spans an ``await``.
+
+Every route, API and admin, first checks the ``Host`` header: only loopback names are served
+(``127.0.0.1``, ``localhost``, ``[::1]``, any port). A web page whose DNS name was rebound to
+127.0.0.1 still sends its own name as ``Host``, so a browser cannot be turned into a client of
+the sandbox (421 ``misdirected_request``).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cleanlist_pipeline.sandbox import (
     handlers_account,
@@ -36,7 +43,7 @@ from cleanlist_pipeline.sandbox.context import ALL_SCOPES, Ctx, require_scope
 from cleanlist_pipeline.sandbox.db import Database, bump, hash_key, load_meta
 from cleanlist_pipeline.sandbox.errors import ApiError, SchemaError
 from cleanlist_pipeline.sandbox.faults import DropAfterCommit, FaultDecision, evaluate
-from cleanlist_pipeline.sandbox.ratelimit import check_and_count, prune
+from cleanlist_pipeline.sandbox.ratelimit import WINDOW_SECONDS, check_and_count, prune
 from cleanlist_pipeline.sandbox.workflows import settle_due
 
 log = logging.getLogger(__name__)
@@ -144,6 +151,7 @@ def gate(db: Database, request: Request, route: str, prefix: str) -> tuple[Ctx, 
                 key.org_id,
                 int(settings.get("rpm_key", 0)),
                 int(settings.get("rpm_org", 0)),
+                float(settings.get("rate_window_seconds") or WINDOW_SECONDS),
             )
             if wait is not None:
                 bump(c, "rate_limited", route)
@@ -219,6 +227,50 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     ).response()
 
 
+#: ``Host`` names the sandbox answers to (lower case; IPv6 in brackets as in a URL).
+LOOPBACK_HOST_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def is_loopback_host(value: str) -> bool:
+    """True for a ``Host`` header naming loopback, with or without a port.
+
+    >>> [is_loopback_host(h) for h in ("127.0.0.1:80", "[::1]:9", "LOCALHOST", "evil.test")]
+    [True, True, True, False]
+    """
+    v = value.strip().lower()
+    if v.startswith("["):
+        end = v.find("]")
+        name, rest = (v[: end + 1], v[end + 1 :]) if end > 0 else (v, "")
+    else:
+        name, sep, port = v.partition(":")
+        rest = sep + port
+    if rest and not (rest[0] == ":" and rest[1:].isdigit()):
+        return False
+    return name in LOOPBACK_HOST_NAMES
+
+
+class LoopbackHostOnly:
+    """ASGI middleware: answer 421 to any request whose ``Host`` is not a loopback name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
+            if len(hosts) != 1 or not is_loopback_host(hosts[0]):
+                error = ApiError(
+                    421,
+                    "misdirected_request",
+                    "The sandbox answers only requests addressed to a loopback host.",
+                    fix="Use http://127.0.0.1:PORT, http://localhost:PORT or http://[::1]:PORT.",
+                    details={"allowed_hosts": sorted(LOOPBACK_HOST_NAMES)},
+                )
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(db: Database) -> Starlette:
     """The sandbox ASGI app over an initialised database."""
     routes: list[Route] = []
@@ -230,4 +282,8 @@ def create_app(db: Database) -> Starlette:
                 Route(prefix + spec.template, _endpoint(db, spec, prefix), methods=[spec.method])
             )
     routes.extend(admin_routes(db))
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(LoopbackHostOnly)],
+    )

@@ -1,8 +1,10 @@
 """``cleanlist-sandbox serve``: run the sandbox in the foreground.
 
 The first stdout line is the origin (``http://127.0.0.1:PORT``); without ``--key`` the second
-line is the generated all-scope key. Both are flushed before serving starts. Without ``--db``
-the state lives in a temporary directory removed when the server exits.
+line is the generated all-scope key; the last line is ``X-Sandbox-Admin-Token: TOKEN``, the
+header admin calls need (the token is the database file's: restarts over one file keep it). All
+are flushed before serving starts. Without ``--db`` the state lives in a temporary (0700)
+directory removed when the server exits.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from cleanlist_pipeline.sandbox.admin import LOOPBACK
+from cleanlist_pipeline.sandbox.admin import ADMIN_TOKEN_HEADER, LOOPBACK
 from cleanlist_pipeline.sandbox.server import (
     KeySpec,
     bind_socket,
@@ -93,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [origin_of(args.host, port)]
     if not args.key:
         lines.append(key)
+    lines.append(f"{ADMIN_TOKEN_HEADER}: {db.admin_token()}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the

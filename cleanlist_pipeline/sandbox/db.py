@@ -4,12 +4,17 @@ Every bit of state lives in the database file (the quote secret, idempotency cac
 windows, workflow start times, the clock offset), so several processes serving one file agree.
 Writes run in ``BEGIN IMMEDIATE`` transactions: SQLite then takes the write lock up front, and a
 second process waits (``busy_timeout``) instead of failing half-way with ``SQLITE_BUSY``.
+
+The file holds imported leads (real ones, when someone tries real drops without a key) and the
+admin token, so it is created ``0600`` before SQLite opens it; SQLite gives its ``-wal``/``-shm``
+files the main file's mode, and :meth:`Database.conn` narrows those of older files too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -42,12 +47,20 @@ __all__ = [
     "iso",
     "load_meta",
     "now_from",
+    "read_admin_token",
     "select_in",
     "set_meta",
     "settings_from",
 ]
 
 SCHEMA_VERSION = "1"
+
+#: Meta key of the admin token (``X-Sandbox-Admin-Token``): random per database file, so every
+#: process serving one file accepts it and only whoever can read the 0600 file can learn it.
+ADMIN_TOKEN_META = "admin_token"
+
+#: Owner read/write only: the file holds leads and the admin token.
+PRIVATE_FILE_MODE = 0o600
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -142,6 +155,8 @@ STATE_TABLES = (
 DEFAULT_SETTINGS: dict[str, Any] = {
     "rpm_key": 30,
     "rpm_org": 60,
+    # the limits' window; shorter only to run a benchmark's counts in less time
+    "rate_window_seconds": 60,
     "enrich_seconds": 5.0,
     "credits": 100_000,
     "cohort_ttl_seconds": 3600,
@@ -166,6 +181,7 @@ class Database:
         """The calling thread's connection (opened on first use)."""
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
+            _make_private(self.path)
             c = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
@@ -178,6 +194,9 @@ class Database:
             c.execute("PRAGMA cache_size=-65536")
             # Settling a big workflow builds a temp table per lead; keep it off the disk.
             c.execute("PRAGMA temp_store=MEMORY")
+            # A file made before the sandbox narrowed modes may have world-readable companions.
+            for suffix in ("-wal", "-shm"):
+                _make_private(self.path + suffix, create=False)
             self._local.conn = c
         return c
 
@@ -233,7 +252,57 @@ class Database:
                     ],
                 )
                 seed_state(c, now_from(c))
+            # Also for files made before the admin API needed a token.
+            if get_meta(c, ADMIN_TOKEN_META) is None:
+                set_meta(c, ADMIN_TOKEN_META, secrets.token_urlsafe(32))
         return fresh
+
+    def admin_token(self) -> str:
+        """The admin token stored in this file (set by :meth:`init`)."""
+        return str(get_meta(self.conn(), ADMIN_TOKEN_META) or "")
+
+
+def _make_private(path: str, *, create: bool = True) -> None:
+    """Create ``path`` as ``0600`` (or narrow it, when it is ours) before SQLite opens it.
+
+    SQLite would create the file with the process umask (often ``0644``: readable by every local
+    user). Files owned by someone else are left alone: chmod would fail, and opening them is
+    that user's decision.
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    flags = os.O_RDWR | (os.O_CREAT if create else 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    except FileNotFoundError:
+        return
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.getuid() and st.st_mode & 0o777 != PRIVATE_FILE_MODE:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+def read_admin_token(path: str | Path) -> str:
+    """The admin token of the sandbox database at ``path`` (for its owner: the file is 0600).
+
+    Raises ``FileNotFoundError`` when there is no such file and ``LookupError`` when no sandbox
+    has initialised it yet.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no sandbox database at {path}")
+    c = sqlite3.connect(str(path), timeout=30.0)
+    try:
+        c.execute("PRAGMA busy_timeout=30000")
+        row = c.execute("SELECT value FROM meta WHERE key=?", (ADMIN_TOKEN_META,)).fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    finally:
+        c.close()
+    if not row or not row[0]:
+        raise LookupError(f"the sandbox database at {path} has no admin token yet")
+    return str(row[0])
 
 
 def now_from(c: sqlite3.Connection) -> float:

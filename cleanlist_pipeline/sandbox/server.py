@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from cleanlist_pipeline.sandbox.admin import LOOPBACK, register_key
+from cleanlist_pipeline.sandbox.admin import ADMIN_TOKEN_HEADER, LOOPBACK, register_key
 from cleanlist_pipeline.sandbox.app import create_app
 from cleanlist_pipeline.sandbox.db import Database
 from cleanlist_pipeline.sandbox.faults import quiet_uvicorn_drop_logs
@@ -84,9 +84,12 @@ def make_server(db: Database) -> uvicorn.Server:
 class SandboxServer:
     """A sandbox serving ``db_path`` from a background thread.
 
-    >>> srv = SandboxServer(db_path="/tmp/s.sqlite"); srv.start()
+    >>> srv = SandboxServer(db_path=state_dir / "s.sqlite"); srv.start()
     >>> srv.origin, srv.api_key
+    >>> httpx.get(srv.origin + "/_sandbox/ledger", headers=srv.admin_headers)
     >>> srv.stop()
+
+    ``admin_token`` is the database file's (every server over one file shares it).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class SandboxServer:
         self.credits = credits
         self.enrich_seconds = enrich_seconds
         self.api_key = ""
+        self.admin_token = ""
         self.origin = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -124,6 +128,7 @@ class SandboxServer:
             credits=self.credits,
             enrich_seconds=self.enrich_seconds,
         )
+        self.admin_token = db.admin_token()
         self._sock = bind_socket(self.host, self.port)
         self.port = self._sock.getsockname()[1]
         self.origin = origin_of(self.host, self.port)
@@ -142,6 +147,11 @@ class SandboxServer:
                 raise RuntimeError(f"sandbox server on {self.origin} did not start")
             time.sleep(0.01)
         return self
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers an admin call needs (``X-Sandbox-Admin-Token``)."""
+        return {ADMIN_TOKEN_HEADER: self.admin_token}
 
     @property
     def running(self) -> bool:

@@ -45,7 +45,11 @@ class CatalogResult:
 
 
 def write_lists_catalog(
-    lists: Iterable[Any], root: str | os.PathLike[str], snapshot_at: datetime
+    lists: Iterable[Any],
+    root: str | os.PathLike[str],
+    snapshot_at: datetime,
+    *,
+    allow_insecure: bool = False,
 ) -> CatalogResult:
     """Write the lists (dicts or ``ListSummary``-like objects) as today's catalog, atomically.
 
@@ -53,7 +57,7 @@ def write_lists_catalog(
     shifted while lists were created) keep their first occurrence.
     """
     snapshot_at = utc_snapshot_at(snapshot_at)
-    fs, base = resolve_filesystem(root)
+    fs, base = resolve_filesystem(root, allow_insecure=allow_insecure)
     final_path = lists_catalog_file(base, snapshot_at)
 
     seen: set[str] = set()

@@ -4,6 +4,11 @@ A root is a local path (``data/``) or a URI pyarrow understands (``file:///…``
 ``gs://…``; options such as ``?endpoint_override=…&scheme=http`` ride along in the query string,
 credentials come from the environment as usual for pyarrow).
 
+Every URI is checked before it is opened (``cleanlist_pipeline.uris``): credentials inside it
+(``s3://KEY:SECRET@bucket/…``) are refused, since locations are shown in metadata and messages;
+plain http (``scheme=http``) to an endpoint off loopback is refused unless the caller passes
+``allow_insecure=True`` (the ``allow_insecure_object_store`` setting): snapshots hold personal data.
+
 Publication is atomic on both kinds of store:
 
 * local: the file is written next to its final name under a hidden temporary name (readers such as
@@ -29,6 +34,8 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
+from cleanlist_pipeline.uris import check_object_store_uri
+
 _COPY_CHUNK = 8 * 1024 * 1024
 # Stores whose "folders" are only key prefixes: creating them would leave empty marker objects
 # that some readers list as files.
@@ -41,8 +48,13 @@ def _has_scheme(root: str) -> bool:
     return len(scheme) > 1 and "://" in root
 
 
-def resolve_filesystem(root: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str]:
+def resolve_filesystem(
+    root: str | os.PathLike[str], *, allow_insecure: bool = False
+) -> tuple[pafs.FileSystem, str]:
     """Return ``(filesystem, base_path)`` for a root path or URI.
+
+    A URI with credentials, or with plain http to a non-loopback endpoint (unless
+    ``allow_insecure``), raises ``uris.UnsafeURIError`` (a ``ValueError``) before anything opens.
 
     >>> fs, base = resolve_filesystem("data")
     >>> type(fs).__name__, base.endswith("/data")
@@ -56,6 +68,7 @@ def resolve_filesystem(root: str | os.PathLike[str]) -> tuple[pafs.FileSystem, s
             "snapshot root is empty; pass a folder or a URI such as s3://bucket/prefix"
         )
     if _has_scheme(text):
+        check_object_store_uri(text, "the storage location", allow_insecure=allow_insecure)
         fs, path = pafs.FileSystem.from_uri(text)
         path = path.rstrip("/") or path
         if isinstance(fs, pafs.LocalFileSystem):

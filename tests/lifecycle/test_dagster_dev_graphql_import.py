@@ -73,7 +73,9 @@ def _ledger(home: Path) -> dict[str, Any]:
     from cleanlist_pipeline.sandbox.embedded import ensure_embedded_sandbox
 
     server = ensure_embedded_sandbox(home)
-    return httpx.get(f"{server.origin}/_sandbox/ledger", timeout=30).json()
+    return httpx.get(
+        f"{server.origin}/_sandbox/ledger", headers=server.admin_headers, timeout=30
+    ).json()
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cleanlist_pipeline.dagster_layer.drops import scan_drops
+from cleanlist_pipeline.dropstore import rejects_name
 
 from .conftest import Pipeline, failure_message
 
@@ -68,6 +69,6 @@ def test_rejects_are_written_and_reported_by_record_number(pipeline: Pipeline) -
     )
     assert meta["removed_duplicates"] + meta["rows_skipped"] >= 2
     if meta["removed_duplicates"] or meta["rejected"]:
-        rejects = Path(p.settings.data_dir) / "rejects" / "small.csv"
+        rejects = Path(p.settings.data_dir) / "rejects" / rejects_name("small.csv")
         assert rejects.is_file()
         assert "3" in rejects.read_text()

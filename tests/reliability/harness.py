@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 
+from cleanlist_pipeline.testing import admin_headers, read_admin_token
+
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("run_import.py")
 TICK = Path(__file__).with_name("sensor_tick.py")
@@ -151,7 +153,10 @@ class SandboxProc:
 
     # admin API -----------------------------------------------------------------------
     def admin(self, method: str, path: str, **kw: Any) -> Any:
-        r = httpx.request(method, self.origin + "/_sandbox" + path, timeout=60.0, **kw)
+        headers = admin_headers(read_admin_token(self.db_path))
+        r = httpx.request(
+            method, self.origin + "/_sandbox" + path, timeout=60.0, headers=headers, **kw
+        )
         r.raise_for_status()
         return r.json()
 

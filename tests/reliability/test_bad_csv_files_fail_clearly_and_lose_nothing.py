@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cleanlist_pipeline.dropstore import rejects_name
 from cleanlist_pipeline.testing import SandboxHandle
 
 from .harness import csv_bytes, find_list, lead_rows
@@ -162,7 +163,7 @@ def test_malformed_drops_fail_clearly_or_reject_records_and_lose_nothing(
             if f"{case.rejected_record}" not in str(report.get("report")):
                 problems.append(f"{case.name}: report does not name record {case.rejected_record}")
             rejects = list(deployment.data.rglob("*.csv"))
-            if not any(case.name in str(p) for p in rejects):
+            if not any(p.name == rejects_name(case.name).rsplit("/", 1)[-1] for p in rejects):
                 problems.append(f"{case.name}: no rejects file among {rejects}")
     assert cleanlist_sandbox.ledger()["lists"][list_id]["lead_count"] == expected
     assert not problems, "\n".join(problems)

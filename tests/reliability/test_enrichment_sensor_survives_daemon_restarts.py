@@ -4,6 +4,10 @@ Each tick runs in a fresh process (a daemon start). Two ticks die with ``os._exi
 moment — after their observations were written and their runs launched, before their cursor
 was saved — as a daemon killed by its supervisor would. Afterwards every dispatched workflow has
 exactly one "terminal" observation and the list exactly one snapshot run.
+
+An imitation of the daemon: ``sensor_tick.py`` drives the project's own ``tick_sensor`` and dies
+at a patched cursor save, so it pins the worst moment exactly. A real ``dagster-daemon``
+SIGKILLed mid-run is ``test_real_daemon_killed_mid_tick.py``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cleanlist_ai.models.whoami_response import WhoamiResponse
 
-from cleanlist_pipeline.testing import SandboxHandle
+from cleanlist_pipeline.testing import SandboxHandle, admin_headers
 
 from .helpers import check_error, check_model
 
@@ -195,7 +195,11 @@ def test_admin_api_refuses_clients_that_are_not_loopback(tmp_path: Path) -> None
 
     async def ask(client_host: str) -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://127.0.0.1",
+            headers=admin_headers(db.admin_token()),
+        ) as c:
             return [
                 await c.get("/_sandbox/settings"),
                 await c.post("/_sandbox/settings", json={"credits": 1}),

@@ -55,7 +55,7 @@ def test_embedded_sandbox_is_one_thread_per_process_and_file(tmp_path: Path) -> 
         assert (tmp_path / "cleanlist-sandbox.sqlite").exists()
         headers = {"Authorization": f"Bearer {EMBEDDED_API_KEY}"}
         assert httpx.get(srv.origin + "/api/v2/whoami", headers=headers).status_code == 200
-        settings = httpx.get(srv.origin + "/_sandbox/settings").json()
+        settings = httpx.get(srv.origin + "/_sandbox/settings", headers=srv.admin_headers).json()
         assert (settings["rpm_key"], settings["rpm_org"], settings["enrich_seconds"]) == (0, 0, 3)
     finally:
         srv.stop()
@@ -67,7 +67,7 @@ def test_embedded_sandbox_takes_its_enrichment_time_from_the_caller_not_the_envi
     monkeypatch.setenv("CLEANLIST_SANDBOX_ENRICH_SECONDS", "99")
     srv = ensure_embedded_sandbox(tmp_path, enrich_seconds=0.25)
     try:
-        settings = httpx.get(srv.origin + "/_sandbox/settings").json()
+        settings = httpx.get(srv.origin + "/_sandbox/settings", headers=srv.admin_headers).json()
         assert settings["enrich_seconds"] == 0.25
     finally:
         srv.stop()

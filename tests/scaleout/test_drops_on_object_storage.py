@@ -22,7 +22,7 @@ import pytest
 from cleanlist_pipeline.dagster_layer.csv_import import build_import_definitions, describe_plan
 from cleanlist_pipeline.dagster_layer.drops import scan_drops
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
-from cleanlist_pipeline.dropstore import local_drop
+from cleanlist_pipeline.dropstore import local_drop, rejects_name
 from cleanlist_pipeline.ingest import DropChangedError, NotCSVError, read_chunk, split_chunk
 from cleanlist_pipeline.settings import Names, Settings
 from cleanlist_pipeline.settings import settings_from_env as load_settings
@@ -182,9 +182,12 @@ def test_bucket_drops_import_once_and_rejects_land_in_the_bucket(
     # The rejects file is an object in the bucket, named by a URI without credentials.
     meta = p.materialization("bad rows.csv")
     assert meta["rejected"] == 1
-    assert meta["rejects_file"].startswith(f"s3://{s3_bucket}/data/rejects/bad%20rows.csv?")
+    name = rejects_name("bad rows.csv")  # bad rows~<hash>.csv
+    assert meta["rejects_file"].startswith(
+        f"s3://{s3_bucket}/data/rejects/{name.replace(' ', '%20')}?"
+    )
     assert moto_s3.secret_key not in meta["rejects_file"]
-    obj = moto_s3.client().get_object(Bucket=s3_bucket, Key="data/rejects/bad rows.csv")
+    obj = moto_s3.client().get_object(Bucket=s3_bucket, Key=f"data/rejects/{name}")
     rows = list(csv.reader(io.StringIO(obj["Body"].read().decode("utf-8"))))
     assert rows[0][:4] == ["reject_reason", "reject_detail", "source_record", "source_line"]
     assert [(r[0], r[2], r[4:]) for r in rows[1:]] == [

@@ -46,6 +46,10 @@ def _client(base_url: str) -> CleanlistClient:
         "http://10.1.2.3:8080/api/v2",
         "http://example.com:80/api/v1/public",
         "http://127.0.0.1.nip.io/api/v2",
+        # *.localhost is only a convention of some resolvers: not a literal loopback name
+        # (issue 11, case 10), so it may resolve anywhere.
+        "http://sandbox.localhost:8000/api/v2",
+        "http://localhost.example.com/api/v2",
     ],
 )
 def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
@@ -218,15 +222,29 @@ def test_tls_is_verified_and_ssl_cert_file_is_honoured(
         "all_proxy",
     ):
         monkeypatch.delenv(name, raising=False)
-    # Untrusted certificate: verification is on, so the call fails.
-    with pytest.raises(CleanlistError) as info:
+    # Untrusted certificate: verification is on, so the call fails — because the certificate
+    # failed verification (not a refused connection, a timeout, or any other transport error).
+    with pytest.raises(TransportError) as info:
         _client(origin + "/api/v2").whoami()
-    assert (
-        "certificate" in repr(info.value).lower()
-        or "ssl" in repr(info.value).lower()
-        or (isinstance(info.value, TransportError))
-    )
+    verify_errors = [e for e in _chain(info.value) if isinstance(e, ssl.SSLCertVerificationError)]
+    assert verify_errors, f"no certificate verification failure behind {info.value!r}"
+    assert "self-signed certificate" in str(verify_errors[0]) or verify_errors[0].verify_code in (
+        18,  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+        19,  # X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+        20,  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    ), verify_errors[0]
+    assert info.value.cause_type == "ConnectError"
     # The same server, trusted through the standard environment variable.
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
     with _client(origin + "/api/v2") as client:
         assert client.whoami().organization_id == "org_1"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception behind it (``__cause__``, else ``__context__``)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen

@@ -108,22 +108,17 @@ def test_failed_snapshot_uploads_nothing_and_cleans_local_temp(
     assert _local_temp_files() == temp_before
 
 
-def test_credentials_in_the_root_uri_stay_out_of_paths(
+def test_credentials_in_the_root_uri_are_refused_unprinted(
     s3_server: str, snapshot_at: datetime
 ) -> None:
-    root = (
-        "s3://testing:s3cr3t-value@snapshots/creds"
-        f"?endpoint_override={s3_server}&scheme=http&region=us-east-1"
-    )
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "s3cr3t-value"  # moto accepts any secret
-    try:
-        result = write_leads_snapshot(lead_pages(3), root, "lst_1", snapshot_at)
-    finally:
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    assert "s3cr3t-value" not in result.path and "@" not in result.path
-    assert result.path.startswith("s3://snapshots/creds/leads/")
-    assert f"endpoint_override={s3_server}" in result.path
-    assert read_snapshot(result.path).num_rows == 3
+    """A root URI with credentials would be printed in metadata and messages: refused before
+    anything is written, and the refusal does not repeat the secret (issue 11, case 8)."""
+    query = f"?endpoint_override={s3_server}&scheme=http&region=us-east-1"
+    root = f"s3://testing:s3cr3t-value@snapshots/creds{query}"
+    with pytest.raises(ValueError, match="carries credentials") as caught:
+        write_leads_snapshot(lead_pages(3), root, "lst_1", snapshot_at)
+    assert "s3cr3t-value" not in str(caught.value) and "testing:" not in str(caught.value)
+    assert _keys(f"s3://snapshots/creds{query}") == []
 
 
 def test_lists_catalog_on_s3(s3_root: str, snapshot_at: datetime) -> None:

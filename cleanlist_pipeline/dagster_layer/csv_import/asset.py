@@ -22,6 +22,7 @@ API steps.
 # No ``from __future__ import annotations`` here: Dagster reads the ops' parameter annotations
 # (config class, context) at definition time.
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
@@ -36,6 +37,7 @@ from cleanlist_pipeline.dagster_layer.csv_import.payloads import (
     PlanSummary,
 )
 from cleanlist_pipeline.dagster_layer.csv_import.plan_step import plan_drop
+from cleanlist_pipeline.dagster_layer.csv_import.progress_log import chunk_finished
 from cleanlist_pipeline.dagster_layer.csv_import.report import render_report
 from cleanlist_pipeline.dagster_layer.drop_sensor import build_drop_sensor
 from cleanlist_pipeline.dagster_layer.partitions import drops_partitions
@@ -84,6 +86,8 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
     ) -> Iterator[dg.Output | dg.DynamicOutput]:
         """Plan one drop: target list, ledger, chunk manifest, spend guard."""
         summary = plan_drop(context, settings, config, cleanlist_of(context, names))
+        # each chunk step knows the plan's size, for its "412/1,668 chunks" progress line
+        summary.tasks = [replace(t, chunks_total=len(summary.tasks)) for t in summary.tasks]
         yield dg.Output(summary, "summary")
         for task in summary.tasks:
             yield dg.DynamicOutput(
@@ -99,7 +103,10 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
     def import_chunk_op(context: dg.OpExecutionContext, task: ChunkTask) -> ChunkResult:
         """Import one chunk (or find it in the ledger); record the API's answer at once."""
         cleanlist = cleanlist_of(context, names)
-        return import_task(context, settings, cleanlist, task, use_plan_knowledge=True)
+        result = import_task(context, settings, cleanlist, task, use_plan_knowledge=True)
+        called_api = any(not p.from_ledger for p in result.pieces)
+        chunk_finished(context, task.chunk.index, task.chunks_total, called_api=called_api)
+        return result
 
     @dg.op(
         name=names.op("import_report"),
@@ -132,7 +139,14 @@ def build_import_asset(settings: Settings) -> dg.AssetsDefinition:
                     for t in missing
                 ),
             ]
-        return render_report(summary, results, cleanlist)
+        output = render_report(summary, results, cleanlist)
+        meta = {k: getattr(v, "value", v) for k, v in output.metadata.items()}
+        context.log.info(
+            f"Import of {summary.path} finished: {len(results)} chunk(s); "
+            f"{meta['requests_actual']} request(s) made, "
+            f"{meta['requests_expected']} expected by the plan."
+        )
+        return output
 
     plan_name = names.op("plan_drop")
 

@@ -31,7 +31,7 @@ def describe_plan(
     for drop in scan:
         item: dict[str, Any] = {"partition_key": drop.key, "path": drop.relative_path}
         try:
-            with local_drop(drop.path) as local:
+            with local_drop(drop.path, identity=drop.identity) as local:
                 plan = local.plan(
                     max_bytes=CSV_IMPORT_MAX_BYTES - DEFAULT_MARGIN, max_rows=CSV_IMPORT_MAX_ROWS
                 )

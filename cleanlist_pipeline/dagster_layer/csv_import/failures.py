@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from cleanlist_pipeline.api import errors as api_errors
+from cleanlist_pipeline.api.scopes import scope_advice
 from cleanlist_pipeline.dagster_layer.backfill import (
     backfill_id_of,
     record_backfill_stop,
@@ -24,6 +25,9 @@ def api_failure(exc: api_errors.APIError, what: str) -> dg.Failure:
         parts.append(str(exc.problem))
     if exc.fix:
         parts.append(f"Fix: {exc.fix}")
+    advice = scope_advice(exc)
+    if advice:
+        parts.append(advice)
     if exc.request_id:
         parts.append(f"(request {exc.request_id})")
     return dg.Failure(

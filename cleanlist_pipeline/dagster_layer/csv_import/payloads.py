@@ -87,6 +87,8 @@ class ChunkTask:
     known: tuple[PieceResult, ...] | None = None
     #: content hashes of ``chunk.record_numbers`` (same order), base64 uint64 — ``append``'s memory
     record_hashes: str = ""
+    #: how many chunks the partition's plan has (for "chunk 412 of 1,668" progress lines)
+    chunks_total: int = 0
 
 
 @dataclass

@@ -42,7 +42,12 @@ from cleanlist_pipeline.dagster_layer.drops import DropFile, resolve_drop
 from cleanlist_pipeline.dagster_layer.ledger import LedgerEntry
 from cleanlist_pipeline.dagster_layer.ledger_codec import decode_hashes, encode_hashes
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
-from cleanlist_pipeline.dagster_layer.spend import SpendGuardError, guard_import_estimate
+from cleanlist_pipeline.dagster_layer.spend import (
+    SpendGuardError,
+    guard_import_estimate,
+    quote_needed,
+    without_quote,
+)
 from cleanlist_pipeline.dropstore import LocalDrop, local_drop, publish_rejects, rejects_target
 from cleanlist_pipeline.ingest import ImportPlan, IngestError, RejectedRecord
 from cleanlist_pipeline.settings import Settings
@@ -123,7 +128,7 @@ def plan_drop(
             known = {c.index: known_pieces(imported, ctx, c) for c in plan.chunks}
             rows_to_send = sum(c.rows for c in plan.chunks if known[c.index] is None)
             credits_estimated, budget = 0.0, None
-            if dispatch and rows_to_send:
+            if quote_needed(dispatch=dispatch, rows=rows_to_send):
                 credits_estimated, budget = _spend_guard(
                     context,
                     settings,
@@ -132,16 +137,24 @@ def plan_drop(
                     rows_to_send,
                     max_credits_of(config, context.run.tags),
                     backfill_id,
+                    warnings,
                 )
 
         rejects_file = None
         if plan.rejects or plan.removed_duplicates:
             try:
-                rejects_file = publish_rejects(plan, settings.data_dir, key, local.path)
+                rejects_file = publish_rejects(
+                    plan,
+                    settings.data_dir,
+                    key,
+                    local.path,
+                    formula_guard=settings.rejects_formula_guard,
+                    allow_insecure=settings.allow_insecure_object_store,
+                )
             except OSError as exc:
                 raise dg.Failure(
                     description=f"Could not write the rejects file of {key} under "
-                    f"{rejects_path(settings.data_dir, key)}: {exc}. Nothing was imported."
+                    f"{rejects_path(settings.data_dir, key, settings.allow_insecure_object_store)}: {exc}. Nothing was imported."
                 ) from exc
 
     summary = PlanSummary(
@@ -197,10 +210,10 @@ def plan_drop(
     return summary
 
 
-def rejects_path(data_dir: str, partition_key: str) -> str:
-    """``<data dir>/rejects/<partition>.csv`` (a key already ending in ``.csv`` keeps its name):
-    a local path, or a URI without credentials when the data dir is on an object store."""
-    return rejects_target(data_dir, partition_key)[2]
+def rejects_path(data_dir: str, partition_key: str, allow_insecure: bool = False) -> str:
+    """``<data dir>/rejects/<name>~<hash of the key>.csv`` (``dropstore.rejects_name``): a local
+    path, or a URI without credentials when the data dir is on an object store."""
+    return rejects_target(data_dir, partition_key, allow_insecure=allow_insecure)[2]
 
 
 def group_rejects(records: Iterable[RejectedRecord]) -> dict[str, list[int]]:
@@ -280,18 +293,37 @@ def _spend_guard(
     rows: int,
     max_credits: int | None,
     backfill_id: str | None,
-) -> tuple[float, float]:
+    warnings: list[str],
+) -> tuple[float, float | None]:
     """One free whole-partition estimate, held against the budget before anything is sent.
 
-    Returns (estimate, budget); a refusal in a backfill stops the whole backfill.
+    Returns (estimate, budget); a refusal in a backfill stops the whole backfill. When the
+    estimate cannot quote at all (a key without ``credits:read``, a deployment without the
+    route), ``spend_rules`` decides: no ``max_credits`` → a warning (added to ``warnings``) and
+    (0, None), the import dispatching unquoted; ``max_credits`` → a refusal.
     """
     try:
         estimate = client.estimate_cost(
             "bulk_import_csv", row_count=rows, enrichment_type=enrichment_type
         )
     except api_errors.APIError as exc:
-        stop_backfill_if_needed(context, settings, backfill_id, exc)
-        raise api_failure(exc, "The credit estimate (spend guard)") from exc
+        try:
+            warning = without_quote(
+                exc,
+                tool="bulk_import_csv",
+                max_credits=max_credits,
+                action=f"{enrichment_type} enrichment of {rows:,} rows",
+            )
+        except SpendGuardError as refusal:
+            if backfill_id:
+                stop_backfill(context, settings, backfill_id, refusal.description or "spend guard")
+            raise
+        if warning is None:
+            stop_backfill_if_needed(context, settings, backfill_id, exc)
+            raise api_failure(exc, "The credit estimate (spend guard)") from exc
+        context.log.warning(warning)
+        warnings.append(warning)
+        return 0.0, None
 
     def reserve(cost: float, budget: float) -> tuple[bool, float]:
         return reserve_backfill_credits(context.instance, settings, str(backfill_id), cost, budget)
@@ -318,7 +350,7 @@ def _local_drop(drop: DropFile, key: str) -> Iterator[LocalDrop]:
     drop that cannot be read fails the step with the reason."""
     with contextlib.ExitStack() as stack:
         try:
-            local = stack.enter_context(local_drop(drop.path))
+            local = stack.enter_context(local_drop(drop.path, identity=drop.identity))
         except (OSError, IngestError) as exc:
             raise dg.Failure(
                 description=f"{exc} Nothing was imported from this drop.",

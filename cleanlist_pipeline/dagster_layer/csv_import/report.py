@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from cleanlist_pipeline.dagster_layer.csv_import.payloads import ChunkResult, PlanSummary
+from cleanlist_pipeline.dagster_layer.csv_import.progress_log import request_counts
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
 
 __all__ = ["render_report"]
@@ -99,10 +100,15 @@ def render_report(
         )
     lines.append("")
     if summary.dispatch:
+        # No budget: nothing needed a quote, or the estimate could not quote (see warnings).
+        quoted = (
+            f"estimated {summary.credits_estimated:,.0f} credits (budget "
+            f"{summary.credits_budget:,.0f})"
+            if summary.credits_budget is not None
+            else "not quoted"
+        )
         lines.append(
-            f"Enrichment: `{summary.enrichment_type}` dispatched; estimated "
-            f"{summary.credits_estimated:,.0f} credits (budget "
-            f"{summary.credits_budget or 0:,.0f}). Workflows: "
+            f"Enrichment: `{summary.enrichment_type}` dispatched; {quoted}. Workflows: "
             + (", ".join(f"`{w}`" for w in workflows) or "none")
         )
     else:
@@ -110,6 +116,7 @@ def render_report(
     for warning in summary.warnings:
         lines.append(f"\n> **Warning:** {warning}")
 
+    lines.append(_requests_line(summary, results))
     chunk_rows = [{"chunk": r.index, "pieces": [p.report_row() for p in r.pieces]} for r in results]
     accounting = {
         "data_records": summary.data_records,
@@ -150,6 +157,7 @@ def render_report(
     }
     if summary.rejects_file:
         metadata["rejects_file"] = dg.MetadataValue.path(summary.rejects_file)
+    metadata.update(_request_metadata(summary, results))
     value = {
         "partition_key": summary.partition_key,
         "list_id": summary.list_id,
@@ -157,3 +165,23 @@ def render_report(
         "workflow_ids": workflows,
     }
     return dg.Output(value, metadata=metadata)
+
+
+def _request_metadata(summary: PlanSummary, results: list[ChunkResult]) -> dict[str, Any]:
+    """``requests_expected`` / ``requests_actual`` (totals, for the UI's plots) and both by kind."""
+    counts = request_counts(summary, results)
+    return {
+        "requests_expected": counts["expected"]["total"],
+        "requests_actual": counts["actual"]["total"],
+        "requests": dg.MetadataValue.json(counts),
+    }
+
+
+def _requests_line(summary: PlanSummary, results: list[ChunkResult]) -> str:
+    counts = request_counts(summary, results)
+    expected, actual = counts["expected"]["total"], counts["actual"]["total"]
+    return (
+        f"\nRequests: {actual:,} made by the steps, {expected:,} expected by the plan "
+        "(list lookup, estimate, one per chunk; the client's own retries not counted)."
+    )
+

@@ -16,13 +16,18 @@ from typing import Any
 
 import dagster as dg
 
-from cleanlist_pipeline.api.errors import ValidationError
+from cleanlist_pipeline.api.errors import APIError, ValidationError
 from cleanlist_pipeline.contract import BULK_SCOPE, DATA_POINTS, LEADS_PAGE_SIZE_MAX, EnrichmentType
 from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.enrichment.events import EVENT
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
-from cleanlist_pipeline.dagster_layer.spend import SpendGuardError, guard_quote, guard_worst_case
+from cleanlist_pipeline.dagster_layer.spend import (
+    SpendGuardError,
+    guard_quote,
+    guard_worst_case,
+    without_quote,
+)
 from cleanlist_pipeline.dagster_layer.step_retry import (
     fail_fast_on_permanent_errors,
 )
@@ -90,7 +95,11 @@ def enrich_whole_list(
 ) -> list[EnrichDispatch]:
     """Quote and start ``POST /enrichment/bulk`` for every lead of the list."""
     scope = BULK_SCOPE[enrichment_type]
-    quote = client.estimate_cost(BULK_TOOL, list_id=list_id, scope=scope)
+    try:
+        quote = client.estimate_cost(BULK_TOOL, list_id=list_id, scope=scope)
+    except APIError as exc:
+        _refuse_without_quote(exc, BULK_TOOL, max_credits, f"enriching list {list_id}")
+        raise
     guard_quote(quote, max_credits)
     result = client.enrich_list(list_id, scope, quote.quote_id)
     return [
@@ -120,8 +129,17 @@ def _by_task_quote(
             if number == len(tools) - 1:
                 raise
             continue
+        except APIError as exc:
+            _refuse_without_quote(exc, tool, None, "enriching a cohort of missing leads")
+            raise
         return quote, (tool,)
     raise AssertionError("unreachable: the last tool either answers or raises")
+
+
+def _refuse_without_quote(exc: APIError, tool: str, max_credits: int | None, action: str) -> None:
+    """The paid enrichment calls need a ``quote_id``: a quote gap (no ``credits:read``, no
+    estimate route) refuses with the reason and the scope to grant; other errors return."""
+    without_quote(exc, tool=tool, max_credits=max_credits, action=action)
 
 
 def enrich_missing(
