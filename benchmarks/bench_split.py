@@ -131,19 +131,32 @@ def child(mode: str, path: str) -> dict[str, object]:
     return out
 
 
+# A child's ru_maxrss counts the memory of the process it was forked from (this one holds the
+# whole generated file's rows while generating it), so children are forked from a tiny launcher
+# that imports nothing (~5 MB) and reports their rusage.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+cpu = usage.ru_utime + usage.ru_stime
+sys.stderr.write(f"LAUNCHER {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {cpu}\\n")
+"""
+
+
 def run(mode: str, path: Path) -> dict[str, object]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", mode, str(path)], stdout=subprocess.PIPE, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{mode} run failed with exit code {proc.returncode}")
-    res = json.loads(text)
-    res["rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
-    res["cpu"] = usage.ru_utime + usage.ru_stime  # includes its own children once reaped
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, sys.executable, __file__, "--child", mode,
+         str(path)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    code, maxrss, cpu = done.stderr.rpartition("LAUNCHER ")[2].split()
+    if int(code):
+        raise SystemExit(f"{mode} run failed with exit code {code}:\n{done.stderr[-2000:]}")
+    res = json.loads(done.stdout)
+    res["rss_mb"] = int(maxrss) / 1024  # Linux: KiB
+    res["cpu"] = float(cpu)  # includes its own children once reaped
     return res
 
 

@@ -290,7 +290,13 @@ def _loaded_after_importing(packages: list[str]) -> set[str]:
         ["cleanlist_pipeline.ingest"],
         ["cleanlist_pipeline.storage"],
         ["cleanlist_pipeline.dropstore", "cleanlist_pipeline.contract", "cleanlist_pipeline.b64"],
-        ["cleanlist_pipeline.drop_scan", "cleanlist_pipeline.list_snapshot"],
+        [
+            "cleanlist_pipeline.drop_scan",
+            "cleanlist_pipeline.list_snapshot",
+            "cleanlist_pipeline.spend_rules",
+            "cleanlist_pipeline.enrich_dispatch",
+            "cleanlist_pipeline.uris",
+        ],
     ],
     ids=["api", "ingest", "storage", "dropstore", "shared-by-both-orchestrators"],
 )

@@ -21,42 +21,17 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from cleanlist_pipeline import spend_rules
 from cleanlist_pipeline.airflow.hook import CleanlistHook
-from cleanlist_pipeline.api.errors import APIError, ValidationError
-from cleanlist_pipeline.contract import (
-    BULK_SCOPE,
-    DATA_POINTS,
-    ENRICHMENT_TYPES,
-    LEADS_PAGE_SIZE_MAX,
+from cleanlist_pipeline.api.errors import APIError
+from cleanlist_pipeline.contract import ENRICHMENT_TYPES
+from cleanlist_pipeline.enrich_dispatch import (
+    EnrichDispatch,
+    MissingCohortError,
+    enrich_missing,
+    enrich_whole_list,
+    needs_enrichment,
 )
 
 __all__ = ["CleanlistEnrichOperator", "needs_enrichment"]
-
-# The estimate tool of ``enrichment/bulk``.
-BULK_TOOL = "enrich_list"
-# The estimate tool of ``enrichment/by-task`` is not documented: the SDK names
-# ``add_person_enrichments``, the sandbox ``enrich_by_task``; the first one that answers is used.
-BY_TASK_TOOLS = ("enrich_by_task", "add_person_enrichments")
-
-
-def needs_enrichment(lead: Any, enrichment_type: str) -> bool:
-    """Is ``lead`` still missing what ``enrichment_type`` finds?
-
-    >>> needs_enrichment({"email": "a@b.c", "phone": None}, "full")
-    True
-    """
-    email = lead.get("email") if isinstance(lead, dict) else getattr(lead, "email", None)
-    phone = lead.get("phone") if isinstance(lead, dict) else getattr(lead, "phone", None)
-    wants = DATA_POINTS[enrichment_type]
-    return ("Email" in wants and not email) or ("Phone" in wants and not phone)
-
-
-def _quote(client: Any, tool: str, max_credits: int | None, action: str, **fields: Any) -> Any:
-    """A quote for ``tool``, or a spend-rule refusal when it cannot be had."""
-    try:
-        return client.estimate_cost(tool, **fields)
-    except APIError as exc:
-        spend_rules.without_quote(exc, tool=tool, max_credits=max_credits, action=action)
-        raise
 
 
 class CleanlistEnrichOperator(BaseOperator):
@@ -109,14 +84,21 @@ class CleanlistEnrichOperator(BaseOperator):
         hook = CleanlistHook(self.cleanlist_conn_id)
         self.log.info("[cleanlist %s] %s", hook.mode, hook.describe_target())
         dispatched: list[str] = []
+
+        def record(item: EnrichDispatch) -> None:
+            dispatched.append(item.workflow_id)
+
         try:
             with hook.get_conn() as client:
                 if self.only_missing:
-                    self._missing(client, etype, dispatched)
+                    enrich_missing(client, self.list_id, etype, self.max_credits, record)
                 else:
-                    self._bulk(client, etype, dispatched)
+                    for item in enrich_whole_list(client, self.list_id, etype, self.max_credits):
+                        record(item)
         except spend_rules.SpendRuleError as exc:
             raise AirflowFailException(self._after(dispatched, exc.description)) from exc
+        except MissingCohortError as exc:
+            raise AirflowFailException(self._after(dispatched, str(exc))) from exc
         except APIError as exc:
             raise AirflowFailException(
                 self._after(dispatched, f"HTTP {exc.status} {exc.code or ''}: {exc.problem}")
@@ -129,56 +111,3 @@ class CleanlistEnrichOperator(BaseOperator):
         if not dispatched:
             return why
         return f"{why} — after {len(dispatched)} workflow(s) were dispatched: {', '.join(dispatched)}"
-
-    def _bulk(self, client: Any, etype: str, dispatched: list[str]) -> None:
-        scope = BULK_SCOPE[etype]
-        quote = _quote(
-            client, BULK_TOOL, self.max_credits, f"{etype} enrichment of list {self.list_id}",
-            list_id=self.list_id, scope=scope,
-        )
-        spend_rules.guard_quote(quote, self.max_credits)
-        result = client.enrich_list(self.list_id, scope, quote.quote_id)
-        dispatched.append(result.workflow_id)
-
-    def _missing(self, client: Any, etype: str, dispatched: list[str]) -> None:
-        data_points = DATA_POINTS[etype]
-        missing = sum(
-            sum(1 for lead in page.leads if needs_enrichment(lead, etype))
-            for page in client.iter_lead_pages(self.list_id, page_size=LEADS_PAGE_SIZE_MAX)
-        )
-        spend_rules.guard_worst_case(missing, etype, self.max_credits)
-        committed = 0.0
-        tools = BY_TASK_TOOLS
-        for page in client.iter_lead_pages(self.list_id, page_size=LEADS_PAGE_SIZE_MAX):
-            ids = [lead.lead_id for lead in page.leads if needs_enrichment(lead, etype)]
-            if not ids:
-                continue
-            if not page.task_id:
-                raise AirflowFailException(
-                    f"a leads page of list {self.list_id} came without a cohort task_id; "
-                    "enrich the whole list instead (only_missing=False)"
-                )
-            quote = None
-            for number, tool in enumerate(tools):
-                try:
-                    quote = _quote(
-                        client, tool, self.max_credits, f"{etype} enrichment of {len(ids)} leads",
-                        task_id=page.task_id, data_points=data_points, entity_ids=ids,
-                    )
-                except ValidationError:
-                    if number == len(tools) - 1:
-                        raise
-                    continue
-                tools = (tool,)
-                break
-            spend_rules.guard_quote(quote, self.max_credits, committed)
-            result = client.enrich_by_task(
-                page.task_id,
-                data_points,
-                entity_ids=ids,
-                lead_list_id=self.list_id,
-                quote_id=quote.quote_id,
-            )
-            committed += float(quote.estimated_cost)
-            if result.workflow_id:
-                dispatched.append(result.workflow_id)

@@ -104,9 +104,9 @@ class ImportLedger(Protocol):
 class ObjectLedger:
     """One JSON object per chunk under ``<root>/ledger/imports`` (local folder or object store)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, allow_insecure: bool = False) -> None:
         self.root = root
-        self.fs, base = resolve_filesystem(root)
+        self.fs, base = resolve_filesystem(root, allow_insecure=allow_insecure)
         self.base = f"{base.rstrip('/')}/ledger/imports"
 
     def describe(self) -> str:

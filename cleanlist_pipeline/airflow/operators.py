@@ -61,13 +61,17 @@ DROPS_XCOM = "drops"
 LIST_XCOM = "list_id"
 
 
-def open_ledger(data_dir: str, ledger_conn_id: str | None = None) -> ImportLedger:
-    """The object ledger under ``data_dir``, or the SQL table of ``ledger_conn_id``."""
+def open_ledger(
+    data_dir: str, ledger_conn_id: str | None = None, *, allow_insecure: bool = False
+) -> ImportLedger:
+    """The object ledger under ``data_dir``, or the SQL table of ``ledger_conn_id``
+    (``allow_insecure``: a plain-``http`` object store off loopback, see
+    ``Settings.allow_insecure_object_store``)."""
     if ledger_conn_id:
         from cleanlist_pipeline.airflow.sql_ledger import SqlLedger
 
         return SqlLedger(ledger_conn_id)
-    return ObjectLedger(data_dir)
+    return ObjectLedger(data_dir, allow_insecure=allow_insecure)
 
 
 def _group_chunks(groups: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -94,6 +98,8 @@ class CleanlistPlanDropsOperator(BaseOperator):
     :param data_dir: where rejects, the ledger and snapshots go (``CLEANLIST_DATA_DIR``)
     :param list_name: target list by name (created if missing) — or ``list_id``
     :param ledger_conn_id: keep the ledger in a SQL table instead of objects under ``data_dir``
+    :param rejects_formula_guard: prefix formula-like rejects cells with ``'`` (default: byte-identical)
+    :param allow_insecure_object_store: allow a plain-``http`` object store off loopback
     """
 
     template_fields: Sequence[str] = ("drops_dir", "data_dir", "list_name", "list_id")
@@ -112,9 +118,13 @@ class CleanlistPlanDropsOperator(BaseOperator):
         size_margin_bytes: int = 2_000,
         max_rows_per_chunk: int = CSV_IMPORT_MAX_ROWS,
         max_mapped_tasks: int = DEFAULT_MAX_MAPPED_TASKS,
+        rejects_formula_guard: bool = False,
+        allow_insecure_object_store: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.rejects_formula_guard = rejects_formula_guard
+        self.allow_insecure_object_store = allow_insecure_object_store
         self.drops_dir = drops_dir
         self.data_dir = data_dir
         self.list_name = list_name
@@ -158,14 +168,16 @@ class CleanlistPlanDropsOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         try:
-            scan = scan_drops(self.drops_dir)
+            scan = scan_drops(self.drops_dir, allow_insecure=self.allow_insecure_object_store)
         except (FileNotFoundError, OSError) as exc:
             raise AirflowFailException(str(exc)) from exc
         for refusal in scan.refused:
             self.log.warning("Drop refused: %s", refusal)
         drops = select_drops(scan, window)
         self.log.info("%s — %d of %d drop(s) selected.", window.reason, len(drops), len(scan.drops))
-        ledger = open_ledger(self.data_dir, self.ledger_conn_id)
+        ledger = open_ledger(
+            self.data_dir, self.ledger_conn_id, allow_insecure=self.allow_insecure_object_store
+        )
         summaries: list[dict[str, Any]] = []
         groups: list[dict[str, Any]] = []
         with hook.get_conn() as client:
@@ -217,7 +229,14 @@ class CleanlistPlanDropsOperator(BaseOperator):
                 )
                 rejects_file = None
                 if plan.rejects or plan.removed_duplicates:
-                    rejects_file = publish_rejects(plan, self.data_dir, drop.key, local.path)
+                    rejects_file = publish_rejects(
+                        plan,
+                        self.data_dir,
+                        drop.key,
+                        local.path,
+                        formula_guard=self.rejects_formula_guard,
+                        allow_insecure=self.allow_insecure_object_store,
+                    )
                 location = str(local.location)
         except (IngestError, OSError) as exc:
             raise AirflowFailException(f"{exc} Nothing was imported from this drop.") from exc
@@ -285,10 +304,12 @@ class CleanlistImportChunksOperator(BaseOperator):
         data_dir: str,
         cleanlist_conn_id: str = CleanlistHook.default_conn_name,
         ledger_conn_id: str | None = None,
+        allow_insecure_object_store: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retries", 3)
         super().__init__(**kwargs)
+        self.allow_insecure_object_store = allow_insecure_object_store
         self.chunk_group = chunk_group
         self.data_dir = data_dir
         self.cleanlist_conn_id = cleanlist_conn_id
@@ -296,7 +317,9 @@ class CleanlistImportChunksOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         hook = CleanlistHook(self.cleanlist_conn_id)
-        ledger = open_ledger(self.data_dir, self.ledger_conn_id)
+        ledger = open_ledger(
+            self.data_dir, self.ledger_conn_id, allow_insecure=self.allow_insecure_object_store
+        )
         self.log.info("[cleanlist %s] %s", hook.mode, hook.describe_target())
         try:
             with hook.get_conn() as client:

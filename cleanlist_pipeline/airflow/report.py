@@ -39,10 +39,12 @@ class CleanlistImportReportOperator(BaseOperator):
         chunks_task_id: str,
         data_dir: str,
         ledger_conn_id: str | None = None,
+        allow_insecure_object_store: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
+        self.allow_insecure_object_store = allow_insecure_object_store
         self.plan_task_id = plan_task_id
         self.chunks_task_id = chunks_task_id
         self.data_dir = data_dir
@@ -50,9 +52,16 @@ class CleanlistImportReportOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         ti = context["ti"]
+        list_id = ti.xcom_pull(task_ids=self.plan_task_id, key=LIST_XCOM)
+        if not list_id:  # this task runs even when planning failed: nothing was imported
+            raise AirflowFailException(
+                f"{self.plan_task_id} did not finish, so nothing was imported; its log says why."
+            )
         drops = _as_list(ti.xcom_pull(task_ids=self.plan_task_id, key=DROPS_XCOM))
         results = [r for r in _as_list(ti.xcom_pull(task_ids=self.chunks_task_id)) if r]
-        ledger = open_ledger(self.data_dir, self.ledger_conn_id)
+        ledger = open_ledger(
+            self.data_dir, self.ledger_conn_id, allow_insecure=self.allow_insecure_object_store
+        )
         incomplete: list[str] = []
         rows: list[dict[str, Any]] = []
         for d in drops:
@@ -84,11 +93,6 @@ class CleanlistImportReportOperator(BaseOperator):
             )
             if sent != d["rows_planned"]:
                 incomplete.append(f"{d['drop']} ({d['rows_planned'] - sent} rows not imported)")
-        list_id = ti.xcom_pull(task_ids=self.plan_task_id, key=LIST_XCOM)
-        if not list_id:  # this task runs even when planning failed: nothing was imported
-            raise AirflowFailException(
-                f"{self.plan_task_id} did not finish, so nothing was imported; its log says why."
-            )
         report = {
             "list_id": list_id,
             "drops": rows,

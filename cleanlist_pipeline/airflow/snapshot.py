@@ -24,6 +24,7 @@ class CleanlistSnapshotOperator(BaseOperator):
 
     :param retention_days: keep only the newest N daily snapshots of the list
     :param fail_on_mismatch: fail when the file's row count differs from the list's lead count
+    :param allow_insecure_object_store: allow a plain-``http`` object store off loopback
     """
 
     template_fields: Sequence[str] = ("list_id", "data_dir")
@@ -36,9 +37,11 @@ class CleanlistSnapshotOperator(BaseOperator):
         cleanlist_conn_id: str = CleanlistHook.default_conn_name,
         retention_days: int | None = None,
         fail_on_mismatch: bool = False,
+        allow_insecure_object_store: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.allow_insecure_object_store = allow_insecure_object_store
         self.list_id = list_id
         self.data_dir = data_dir
         self.cleanlist_conn_id = cleanlist_conn_id
@@ -52,7 +55,11 @@ class CleanlistSnapshotOperator(BaseOperator):
         self.log.info("[cleanlist %s] %s", hook.mode, hook.describe_target())
         with hook.get_conn() as client:
             result, lead_count = snapshot_to_parquet(
-                client, str(self.list_id), self.data_dir, retention_days=self.retention_days
+                client,
+                str(self.list_id),
+                self.data_dir,
+                retention_days=self.retention_days,
+                allow_insecure=self.allow_insecure_object_store,
             )
         self.log.info(
             "Snapshot of list %s: %d rows (list lead_count %d) at %s.",

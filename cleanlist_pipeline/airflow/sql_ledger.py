@@ -78,7 +78,9 @@ def engine_for_connection(conn_id: str) -> sa.Engine:
         engine = hook.get_sqlalchemy_engine()
     if engine is None:
         engine = sa.create_engine(_url_of(conn))
-    if engine.dialect.name == "sqlite" and not extra.get("local_only"):
+    # a URI-form connection gives extras as strings: "false" must not count as true
+    local_only = str(extra.get("local_only", "")).strip().lower() in ("true", "1", "yes")
+    if engine.dialect.name == "sqlite" and not local_only:
         engine.dispose()
         raise ValueError(
             f"connection {conn_id!r} is SQLite: refused as an import ledger, since a SQLite file "

@@ -41,6 +41,25 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
+class _TextOnly:
+    """``sys.stdout`` while a bar is live. rich swaps in a proxy that prints whole lines above
+    the bar, but ``click.echo`` reaches the real stream through the proxy's ``buffer`` and
+    writes over the bar; without a ``buffer`` it writes text, through the proxy."""
+
+    def __init__(self, proxy: Any) -> None:
+        self._proxy = proxy
+        self.encoding = getattr(proxy, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return int(self._proxy.write(text) or 0)
+
+    def flush(self) -> None:
+        self._proxy.flush()
+
+    def isatty(self) -> bool:
+        return is_terminal(self._proxy)
+
+
 class Progress:
     """Progress of one unit of work, shown live on a terminal or as plain periodic lines.
 
@@ -76,6 +95,7 @@ class Progress:
         self._last_line_at: float | None = None
         self._last_line_done = 0
         self._bar: Any = None
+        self._proxied_stdout: Any = None
         self._task: Any = None
         self._closed = False
 
@@ -89,9 +109,12 @@ class Progress:
         self.close()
 
     def start(self) -> None:
-        """Start the clock (and, on a terminal, the bar)."""
+        """Start the clock; on a terminal the bar appears with the first count that is not
+        "nothing to do" (no bar for zero workflows)."""
         self._started = self._clock()
-        if self.live and self._bar is None:
+
+    def _start_bar(self) -> None:
+        if self._bar is None:
             from rich.console import Console
             from rich.progress import BarColumn, TextColumn
             from rich.progress import Progress as RichProgress
@@ -107,6 +130,9 @@ class Progress:
             )
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total, detail=self._detail())
+            if sys.stdout is not None and type(sys.stdout).__name__ == "FileProxy":
+                self._proxied_stdout = sys.stdout
+                sys.stdout = _TextOnly(sys.stdout)  # type: ignore[assignment]
 
     def close(self) -> None:
         """Stop the bar, or print the last plain line (with the time the work took)."""
@@ -115,9 +141,11 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._refresh_bar()
+            if self._proxied_stdout is not None:
+                sys.stdout = self._proxied_stdout
             self._bar.stop()
             return
-        if self.total == 0 and self.done == 0:
+        if self.live or (self.total == 0 and self.done == 0):
             return  # there was nothing to do (no workflows to wait for): nothing to say
         took = format_duration(self._clock() - self._started)
         self._write(f"{self.line()} — {took}")
@@ -129,6 +157,8 @@ class Progress:
         if total is not None:
             self.total = total
         self.done = done
+        if self.live and self._bar is None and not (self.total == 0 and done == 0):
+            self._start_bar()
         if self._bar is not None:
             self._refresh_bar()
         elif self._due():

@@ -242,7 +242,7 @@ def plan_requests(
             "limits would take)"
         )
     if settings.enrichment_type is None:
-        say("  import only: enrichment adds 1 estimate and ≥ 1 status poll per chunk (--enrichment)")
+        say("  import only: enrichment adds an estimate and ≥ 1 status poll a chunk (--enrichment)")
     total = 0
     for key, d in drops:
         parts = [f"{d.list_lookups} list lookup", f"{d.chunks:,} chunk(s)"]

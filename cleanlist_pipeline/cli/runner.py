@@ -195,7 +195,7 @@ def import_drops(
     settings, names = pipeline.settings, pipeline.settings.names
     if not settings.drops_dir:
         raise StepFailed("no drop folder: pass --drops or set CLEANLIST_DROPS_DIR")
-    scan = scan_drops(settings.drops_dir)
+    scan = scan_drops(settings.drops_dir, allow_insecure=settings.allow_insecure_object_store)
     render.refusals(scan.refused)
     keys = [drop.key for drop in scan]
     if not keys:

@@ -38,6 +38,8 @@ from cleanlist_pipeline.settings import settings_from_env
 
 settings = settings_from_env()
 REPORT = "{{ ti.xcom_pull(task_ids='import_report')"
+# plain-http object stores off loopback are refused unless the settings allow them
+STORE = {"allow_insecure_object_store": settings.allow_insecure_object_store}
 
 with DAG(
     dag_id="cleanlist_drops",
@@ -59,17 +61,20 @@ with DAG(
         data_dir=settings.data_dir,
         list_name=settings.list_name,
         list_id=settings.list_id,
+        rejects_formula_guard=settings.rejects_formula_guard,
+        **STORE,
     )
     # each chunk group is a task instance with its own retries: a lost answer is re-sent under
     # the same idempotency key (replayed, not imported twice)
     chunks = CleanlistImportChunksOperator.partial(
-        task_id="import_chunks", data_dir=settings.data_dir, retries=3
+        task_id="import_chunks", data_dir=settings.data_dir, retries=3, **STORE
     ).expand(chunk_group=plan.output)
     report = CleanlistImportReportOperator(
         task_id="import_report",
         plan_task_id="plan_drops",
         chunks_task_id="import_chunks",
         data_dir=settings.data_dir,
+        **STORE,
     )
     enrich = CleanlistEnrichOperator(
         task_id="enrich",
@@ -82,6 +87,9 @@ with DAG(
         task_id="wait_for_enrichment", workflow_ids=enrich.output, poke_interval=2.0
     )
     snapshot = CleanlistSnapshotOperator(
-        task_id="snapshot", list_id=REPORT + "['list_id'] }}", data_dir=settings.data_dir
+        task_id="snapshot",
+        list_id=REPORT + "['list_id'] }}",
+        data_dir=settings.data_dir,
+        **STORE,
     )
     plan >> chunks >> report >> enrich >> wait >> snapshot

@@ -107,8 +107,9 @@ class AirflowServices:
                 start_new_session=True,
             )
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM every service's process group at once, then SIGKILL what lingers."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM every service's process group at once, then SIGKILL what lingers after
+        ``timeout`` s (a graceful scheduler shutdown takes longer, and nothing is left to save)."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -137,21 +138,29 @@ class AirflowServices:
         return "\n".join(f"--- {n}\n{_tail(self.log_of(n), 2000)}" for n in self.procs)
 
     def cli(self, *args: str, timeout: float = 60.0) -> str:
-        """Run one ``airflow …`` command against these services; its output, or an error."""
-        done = subprocess.run(
+        """Run one ``airflow …`` command against these services; its output, or an error.
+
+        In its own process group, killed (group and all) if it outlives ``timeout``."""
+        proc = subprocess.Popen(
             [sys.executable, "-m", "airflow", *args],
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
             start_new_session=True,
         )
-        if done.returncode != 0:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:  # a timeout, or the test interrupted: the whole group goes
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        if proc.returncode != 0:
             raise AssertionError(
-                f"airflow {' '.join(args)} failed ({done.returncode}):\n"
-                f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+                f"airflow {' '.join(args)} failed ({proc.returncode}):\n{out[-2000:]}\n{err[-3000:]}"
             )
-        return done.stdout
+        return out
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Read the metadata database (read-only; SQLite allows readers beside the writer)."""
@@ -228,7 +237,9 @@ class AirflowServices:
                 return runs
             return None
 
-        return self.wait_until(f"{count} {run_type} run(s) of {dag_id} to finish", finished, timeout)
+        return self.wait_until(
+            f"{count} {run_type} run(s) of {dag_id} to finish", finished, timeout
+        )
 
 
 def service_env(home: Path, api_port: int, extra: Mapping[str, str]) -> dict[str, str]:
@@ -274,7 +285,9 @@ def service_env(home: Path, api_port: int, extra: Mapping[str, str]) -> dict[str
 
 @contextmanager
 def airflow_services(
-    extra_env: Mapping[str, str], services: Sequence[str] = ALL_SERVICES, startup_timeout: float = 120.0
+    extra_env: Mapping[str, str],
+    services: Sequence[str] = ALL_SERVICES,
+    startup_timeout: float = 120.0,
 ) -> Iterator[AirflowServices]:
     """Start ``services`` on a fresh SQLite ``AIRFLOW_HOME`` with ``extra_env`` (the DAG's
     ``CLEANLIST_*`` settings, a connection); stop every process group on exit."""
@@ -285,7 +298,9 @@ def airflow_services(
     try:
         for service in services:
             if service == "api-server":
-                running.start(service, "--host", "127.0.0.1", "--port", str(port), "--apps", "execution")
+                running.start(
+                    service, "--host", "127.0.0.1", "--port", str(port), "--apps", "execution"
+                )
             else:
                 running.start(service)
         if "api-server" in services:
@@ -301,4 +316,4 @@ def airflow_services(
         yield running
     finally:
         running.stop()
-        pass  # DEBUG shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)

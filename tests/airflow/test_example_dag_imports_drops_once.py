@@ -149,3 +149,27 @@ def test_chunk_whose_answer_is_lost_after_commit_is_retried_and_imported_once(
     )
     retried = [t for t, n in task_tries(run).items() if t.startswith("import_chunks") and n > 1]
     assert len(retried) == 1, task_tries(run)
+
+
+def test_report_fails_naming_the_drop_whose_chunks_could_not_be_imported(
+    cleanlist_sandbox: Any, airflow_env: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    drops = tmp_path / "one-drop"
+    drops.mkdir()
+    name = "2025-05-research-notes.csv"
+    (drops / name).write_bytes((SAMPLE_DROPS / name).read_bytes())
+    airflow_env(cleanlist_sandbox, drops, list_name="Never answered", max_attempts=1)
+    cleanlist_sandbox.set_faults([{"method": "POST", "path": "csv-import", "p_503": 1.0}])
+
+    run = run_dag()
+    states = task_states(run)
+    assert str(run.state) == "failed", states
+    assert states["import_chunks[0]"] == "failed" and states["import_report"] == "failed"
+    assert task_tries(run)["import_chunks[0]"] == 4  # the first try and 3 retries
+    assert states["snapshot"] == "upstream_failed"
+    assert xcom_value(run, "import_report") is None
+    out = capfd.readouterr()
+    assert f"1 drop(s) not fully imported: {name} (39 rows not imported)" in out.out + out.err
+    ledger = cleanlist_sandbox.ledger()
+    assert ledger["csv_imports"]["executed"] == 0
+    assert all(v["lead_count"] == 0 for k, v in ledger["lists"].items() if v["name"] == "Never answered")

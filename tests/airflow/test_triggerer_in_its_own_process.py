@@ -66,10 +66,11 @@ def test_deferred_sensor_completes_through_a_separate_triggerer_on_the_embedded_
         "CLEANLIST_ENRICHMENT_TYPE": "partial",
         "CLEANLIST_SANDBOX_ENRICH_SECONDS": "2",
         "CLEANLIST_SCHEDULE_CRON": "0 0 1 * *",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     }
     with airflow_services(env) as airflow:
-        airflow.wait_for_dag(DAG_ID)
-        airflow.cli("dags", "unpause", DAG_ID)
+        # (created unpaused, so the scheduler runs the last complete month at once: unpausing by
+        # CLI is what the backfill test shows)
         (run,) = airflow.wait_for_runs(DAG_ID, "scheduled", count=1, timeout=180)
         states = airflow.task_states(DAG_ID, run["run_id"])
         assert run["state"] == "success", f"{states}\n{airflow.diagnostics()}"

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import dagster as dg
 import pytest
 
@@ -83,6 +84,21 @@ def test_progress_on_a_terminal_draws_a_live_bar_with_rate_and_eta() -> None:
     assert "importing big.csv" in out
     assert "58/1,668 chunks (3.5%), 29.0/min, ETA 55 min" in out
     assert "importing big.csv: " not in out  # no plain log lines on a terminal
+
+
+def test_lines_printed_while_a_bar_is_live_go_above_it_not_over_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stream = _Terminal()
+    with Progress("enrichment", "workflows", total=3, stream=stream) as bar:
+        bar.update(1)
+        click.echo("    tick 1: workflow w1 completed")  # as the sensor's tick lines are printed
+        bar.update(3)
+    out = stream.getvalue()
+    # the bar's line cleared, the line printed whole, the bar drawn again below it
+    assert "\r\x1b[2K    tick 1: workflow w1 completed\nenrichment " in out
+    assert "3/3 workflows (100.0%)" in out
+    assert capsys.readouterr().out == ""
 
 
 def test_progress_off_a_terminal_prints_plain_lines_every_ten_seconds_and_a_last_one() -> None:

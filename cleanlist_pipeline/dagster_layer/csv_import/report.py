@@ -184,4 +184,3 @@ def _requests_line(summary: PlanSummary, results: list[ChunkResult]) -> str:
         f"\nRequests: {actual:,} made by the steps, {expected:,} expected by the plan "
         "(list lookup, estimate, one per chunk; the client's own retries not counted)."
     )
-

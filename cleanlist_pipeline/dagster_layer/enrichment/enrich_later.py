@@ -10,28 +10,29 @@ the run fails later.
 # No ``from __future__ import annotations``: Dagster reads the ``EnrichConfig`` annotation of the
 # asset function at definition time.
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
-from cleanlist_pipeline.api.errors import APIError, ValidationError
-from cleanlist_pipeline.contract import BULK_SCOPE, DATA_POINTS, LEADS_PAGE_SIZE_MAX, EnrichmentType
+from cleanlist_pipeline.contract import EnrichmentType
 from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.enrichment.events import EVENT
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
-from cleanlist_pipeline.dagster_layer.spend import (
-    SpendGuardError,
-    guard_quote,
-    guard_worst_case,
-    without_quote,
-)
+from cleanlist_pipeline.dagster_layer.spend import SpendGuardError
 from cleanlist_pipeline.dagster_layer.step_retry import (
     fail_fast_on_permanent_errors,
 )
+from cleanlist_pipeline.enrich_dispatch import (
+    EnrichDispatch,
+    MissingCohortError,
+    enrich_missing,
+    enrich_whole_list,
+    needs_enrichment,
+)
 from cleanlist_pipeline.settings import Settings
+from cleanlist_pipeline.spend_rules import SpendRuleError
 
 __all__ = [
     "EnrichConfig",
@@ -41,13 +42,6 @@ __all__ = [
     "enrich_whole_list",
     "needs_enrichment",
 ]
-
-# Tools priced by ``POST /credits/estimate``: ``enrich_list`` for the bulk call.
-BULK_TOOL = "enrich_list"
-# The estimate tool for ``POST /enrichment/by-task`` is not documented; the SDK's examples name
-# ``add_person_enrichments``, the sandbox (reference §9) ``enrich_by_task``. Try one, then the
-# other when the server calls the tool unknown (400).
-BY_TASK_TOOLS = ("enrich_by_task", "add_person_enrichments")
 
 
 class EnrichConfig(dg.Config):
@@ -63,139 +57,15 @@ class EnrichConfig(dg.Config):
     and ``POST /enrichment/by-task``; otherwise the whole list via ``POST /enrichment/bulk``."""
 
 
-def needs_enrichment(lead: Any, enrichment_type: str) -> bool:
-    """Is ``lead`` still missing what ``enrichment_type`` would find?
-
-    >>> needs_enrichment({"email": "a@b.c", "phone": None}, "partial")
-    False
-    >>> needs_enrichment({"email": "a@b.c", "phone": None}, "full")
-    True
-    """
-    email = lead.get("email") if isinstance(lead, dict) else getattr(lead, "email", None)
-    phone = lead.get("phone") if isinstance(lead, dict) else getattr(lead, "phone", None)
-    if enrichment_type == "partial":
-        return not email
-    if enrichment_type == "phone_only":
-        return not phone
-    return not email or not phone
-
-
-@dataclass(frozen=True)
-class EnrichDispatch:
-    """One workflow started by enrich-later."""
-
-    workflow_id: str
-    leads: int
-    estimated_cost: float
-    credits_reserved: float
-
-
-def enrich_whole_list(
-    client: Any, list_id: str, enrichment_type: str, max_credits: int | None
-) -> list[EnrichDispatch]:
-    """Quote and start ``POST /enrichment/bulk`` for every lead of the list."""
-    scope = BULK_SCOPE[enrichment_type]
+@contextmanager
+def _as_step_failures() -> Iterator[None]:
+    """The orchestrator-free refusals of ``enrich_dispatch`` as failures without retries."""
     try:
-        quote = client.estimate_cost(BULK_TOOL, list_id=list_id, scope=scope)
-    except APIError as exc:
-        _refuse_without_quote(exc, BULK_TOOL, max_credits, f"enriching list {list_id}")
-        raise
-    guard_quote(quote, max_credits)
-    result = client.enrich_list(list_id, scope, quote.quote_id)
-    return [
-        EnrichDispatch(
-            result.workflow_id,
-            int(result.total_leads),
-            float(result.estimated_cost),
-            float(result.credits_reserved),
-        )
-    ]
-
-
-def _by_task_quote(
-    client: Any,
-    tools: tuple[str, ...],
-    task_id: str,
-    data_points: list[str],
-    entity_ids: list[str],
-) -> tuple[Any, tuple[str, ...]]:
-    """A quote for one cohort; also returns the tool names to try next time (working first)."""
-    for number, tool in enumerate(tools):
-        try:
-            quote = client.estimate_cost(
-                tool, task_id=task_id, data_points=data_points, entity_ids=entity_ids
-            )
-        except ValidationError:
-            if number == len(tools) - 1:
-                raise
-            continue
-        except APIError as exc:
-            _refuse_without_quote(exc, tool, None, "enriching a cohort of missing leads")
-            raise
-        return quote, (tool,)
-    raise AssertionError("unreachable: the last tool either answers or raises")
-
-
-def _refuse_without_quote(exc: APIError, tool: str, max_credits: int | None, action: str) -> None:
-    """The paid enrichment calls need a ``quote_id``: a quote gap (no ``credits:read``, no
-    estimate route) refuses with the reason and the scope to grant; other errors return."""
-    without_quote(exc, tool=tool, max_credits=max_credits, action=action)
-
-
-def enrich_missing(
-    client: Any,
-    list_id: str,
-    enrichment_type: str,
-    max_credits: int | None,
-    on_dispatch: Callable[[EnrichDispatch], None],
-) -> list[EnrichDispatch]:
-    """Enrich only the leads still missing an email/phone, one cohort (page) at a time.
-
-    A first pass counts them and refuses early when even the worst case (every lead found)
-    could exceed ``max_credits`` with no quote to say otherwise; the second pass quotes each
-    page's cohort just before dispatching it, so cohort handles and quotes are fresh.
-    """
-    data_points = DATA_POINTS[enrichment_type]
-    missing_total = sum(
-        sum(1 for lead in page.leads if needs_enrichment(lead, enrichment_type))
-        for page in client.iter_lead_pages(list_id, page_size=LEADS_PAGE_SIZE_MAX)
-    )
-    guard_worst_case(missing_total, enrichment_type, max_credits)
-    dispatched: list[EnrichDispatch] = []
-    committed = 0.0
-    tools = BY_TASK_TOOLS
-    for page in client.iter_lead_pages(list_id, page_size=LEADS_PAGE_SIZE_MAX):
-        entity_ids = [
-            lead.lead_id for lead in page.leads if needs_enrichment(lead, enrichment_type)
-        ]
-        if not entity_ids:
-            continue
-        if not page.task_id:
-            raise dg.Failure(
-                f"the API returned a leads page of list {list_id} without a cohort task_id; "
-                "enrich the whole list instead (only_missing=false)",
-                allow_retries=False,
-            )
-        quote, tools = _by_task_quote(client, tools, page.task_id, data_points, entity_ids)
-        guard_quote(quote, max_credits, committed)
-        result = client.enrich_by_task(
-            page.task_id,
-            data_points,
-            entity_ids=entity_ids,
-            lead_list_id=list_id,
-            quote_id=quote.quote_id,
-        )
-        committed += float(quote.estimated_cost)
-        if result.workflow_id:
-            item = EnrichDispatch(
-                result.workflow_id,
-                int(result.total_entities),
-                float(quote.estimated_cost),
-                float(result.credits_reserved),
-            )
-            dispatched.append(item)
-            on_dispatch(item)
-    return dispatched
+        yield
+    except SpendRuleError as exc:
+        raise SpendGuardError(description=exc.description, metadata=exc.metadata or None) from exc
+    except MissingCohortError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
 
 
 def _dispatch_observation(
@@ -262,6 +132,7 @@ def build_enrich_later_asset(settings: Settings) -> dg.AssetsDefinition:
         try:
             with (
                 fail_fast_on_permanent_errors(also=(SpendGuardError,)),
+                _as_step_failures(),
                 cleanlist_of(context, names).get_client() as client,
             ):
                 if config.only_missing:
