@@ -332,9 +332,19 @@ def snapshot(list_id: str, record: bool, data_dir: str | None, verbose: bool) ->
         return
     # Direct: only the client, the storage layer and pyarrow are imported (no Dagster, no
     # pandas), the next page is fetched while this one is written (cli/direct_snapshot.py).
+    import logging
+
     from cleanlist_pipeline.api.errors import CleanlistError
     from cleanlist_pipeline.cli.direct_snapshot import snapshot_direct
     from cleanlist_pipeline.cli.progress import Progress
+
+    # The client's request log: shown with -v (as Dagster's run log is on the --record path),
+    # else kept off stderr, where a failure is reported once, below.
+    if verbose:
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("cleanlist_pipeline").setLevel(logging.INFO)  # retries, waits; not httpx
+    else:
+        logging.getLogger("cleanlist_pipeline.api").addHandler(logging.NullHandler())
 
     try:
         with Progress(f"snapshot of list {list_id}", "pages", stream=sys.stderr) as progress:

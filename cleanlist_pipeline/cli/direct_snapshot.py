@@ -2,8 +2,9 @@
 
 A snapshot needs no orchestration: one list, paged and written. Run through Dagster it paid for
 the import of Dagster and the instance (~1.5-4 s on 2 shared cores) and ~100 MB of memory before
-the first page; a 1,000,000-lead snapshot took 0.49x the time of a bare ``httpx`` + ``orjson``
-loop. Here the command imports only the client, the storage layer and pyarrow, and:
+the first page (1,000,000 leads: 0.49x the speed of a bare ``httpx`` + ``orjson`` loop, 291 MB;
+this path: 0.60x, 197 MB — benchmarks/RESULTS.md, issue #12). Here the command imports only the
+client, the storage layer and pyarrow, and:
 
 * a prefetch thread (``list_snapshot.prefetch``) fetches and decodes page n+1 while page n is
   converted; the client's own pagination (repeated-cursor and runaway guards) drives it;
