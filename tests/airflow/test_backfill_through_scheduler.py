@@ -44,13 +44,17 @@ def test_backfill_of_two_months_imports_each_months_drops_once_through_the_sched
             cleanlist_sandbox.v2, cleanlist_sandbox.key
         ),
     }
-    with airflow_services(env, services=("api-server", "dag-processor", "scheduler")) as airflow:
+    with airflow_services(env, services=("api-server", "dag-processor")) as airflow:
         airflow.wait_for_dag(DAG_ID)
         airflow.cli("dags", "unpause", DAG_ID)
+        # Created before the scheduler starts: on SQLite (one writer at a time) a busy scheduler
+        # can hold the lock past sqlite's 5 s timeout and fail the command ("database is
+        # locked"); in production the metadata database is PostgreSQL or MySQL.
         airflow.cli(
             "backfill", "create", "--dag-id", DAG_ID,
             "--from-date", "2025-01-01", "--to-date", "2025-02-28",
         )  # fmt: skip
+        airflow.start("scheduler")
         runs = airflow.wait_for_runs(DAG_ID, "backfill", count=2, timeout=180)
         states = {r["run_id"]: airflow.task_states(DAG_ID, r["run_id"]) for r in runs}
         assert [r["state"] for r in runs] == ["success", "success"], (
