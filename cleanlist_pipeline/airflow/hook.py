@@ -24,12 +24,11 @@ workers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import httpx
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -37,19 +36,20 @@ from cleanlist_pipeline import contract
 from cleanlist_pipeline.api.client import CleanlistClient
 from cleanlist_pipeline.api.errors import APIError, CleanlistError, InsufficientScopeError
 from cleanlist_pipeline.api.ratelimit import RateLimitConfig
-from cleanlist_pipeline.api.retry import RetryPolicy
+from cleanlist_pipeline.client_factory import (
+    EMBEDDED_RATE_LIMIT,
+    client_from_settings,
+    embedded_target,
+    rate_limit_from_settings,
+)
 from cleanlist_pipeline.settings import (
     MODE_API,
     MODE_EMBEDDED,
     Settings,
-    default_state_dir,
     settings_from_env,
 )
 
 __all__ = ["EMBEDDED_RATE_LIMIT", "CleanlistHook", "Target", "resolve_target"]
-
-#: The embedded sandbox has its limits off; ours stays on (same code path) but never binds.
-EMBEDDED_RATE_LIMIT = 100_000
 
 _log = logging.getLogger(__name__)
 
@@ -87,19 +87,6 @@ def _extras(conn: Any) -> dict[str, Any]:
     return dict(extra) if isinstance(extra, dict) else {}
 
 
-def embedded_origin(settings: Settings) -> str:
-    """Start (once per process) the embedded sandbox over the state folder's file; its origin.
-
-    Each process that needs it — a task's worker, the triggerer — starts its own thread, and they
-    agree because every bit of state is in the one SQLite file.
-    """
-    from cleanlist_pipeline.sandbox.embedded import ensure_embedded_sandbox
-
-    state = Path(settings.state_dir or default_state_dir({}))
-    server = ensure_embedded_sandbox(state, enrich_seconds=settings.sandbox_enrich_seconds)
-    return server.origin
-
-
 def resolve_target(conn: Any | None, conn_id: str, settings: Settings) -> Target:
     """The target for ``conn`` (``None``: no such connection) under ``settings``.
 
@@ -115,31 +102,36 @@ def resolve_target(conn: Any | None, conn_id: str, settings: Settings) -> Target
         return Target(MODE_API, _base_url(conn, settings), key, conn_id, _extras(conn))
     if settings.api_key:  # CLEANLIST_API_KEY without a connection: the CLI's way, honoured too
         return Target(MODE_API, settings.api_base_url, settings.api_key, conn_id, {})
-    from cleanlist_pipeline.sandbox.embedded import EMBEDDED_API_KEY
+    mode, base_url, key = embedded_target(settings)  # started once per process, over one file
+    return Target(mode, base_url, key, conn_id, {})
 
-    origin = embedded_origin(settings)
-    return Target(MODE_EMBEDDED, origin + contract.V1_PREFIX, EMBEDDED_API_KEY, conn_id, {})
+
+def client_settings(target: Target, settings: Settings) -> Settings:
+    """``settings`` with the connection's extras laid over them (what its clients are built with)."""
+    opts = target.options
+    overrides: dict[str, Any] = {"namespace": namespace_of(target, settings)}
+    for name, cast in _NUMERIC_EXTRAS:
+        if name in opts:
+            overrides[name] = cast(opts[name])
+    for name in ("rate_limit_backend", "org_id"):
+        if name in opts:
+            overrides[name] = opts[name]
+    return dataclasses.replace(settings, **overrides)
+
+
+_NUMERIC_EXTRAS: tuple[tuple[str, Any], ...] = (
+    ("timeout_seconds", float),
+    ("max_attempts", int),
+    ("rate_limit_per_key", int),
+    ("rate_limit_per_org", int),
+    ("rate_limit_window_seconds", float),
+)
 
 
 def rate_limit_config(target: Target, settings: Settings) -> RateLimitConfig | None:
     """The limiter every process on this key shares (``None`` when a limit is 0)."""
-    opts = target.options
-    per_key = int(opts.get("rate_limit_per_key", settings.rate_limit_per_key))
-    per_org = int(opts.get("rate_limit_per_org", settings.rate_limit_per_org))
-    if per_key <= 0 or per_org <= 0:
-        return None
-    if target.mode == MODE_EMBEDDED:
-        per_key = per_org = EMBEDDED_RATE_LIMIT
-    state = Path(settings.state_dir or default_state_dir({}))
-    return RateLimitConfig(
-        per_key=per_key,
-        per_org=per_org,
-        window_seconds=float(opts.get("rate_limit_window_seconds", settings.rate_limit_window_seconds)),
-        safety_margin=settings.rate_limit_safety_margin,
-        backend=opts.get("rate_limit_backend", settings.rate_limit_backend),
-        db_path=settings.rate_limit_db_path or str(state / "cleanlist-ratelimit.sqlite"),
-        redis_url=settings.redis_url,
-        org_id=opts.get("org_id", settings.org_id),
+    return rate_limit_from_settings(
+        client_settings(target, settings), embedded=target.mode == MODE_EMBEDDED
     )
 
 
@@ -215,21 +207,10 @@ class CleanlistHook(BaseHook):
 
     def get_conn(self) -> CleanlistClient:
         """A new client; the caller closes it (``with hook.get_conn() as client:``)."""
-        target, settings = self.target(), self.settings
-        opts = target.options
-        return CleanlistClient(
-            target.api_key,
-            target.base_url,
-            timeout=httpx.Timeout(
-                float(opts.get("timeout_seconds", settings.timeout_seconds)),
-                connect=settings.connect_timeout_seconds,
-            ),
-            retry=RetryPolicy(
-                max_attempts=int(opts.get("max_attempts", settings.max_attempts)),
-                max_total_wait=settings.max_total_retry_wait_seconds,
-            ),
-            rate_limit=rate_limit_config(target, settings),
-            idempotency_namespace=namespace_of(target, settings),
+        target = self.target()
+        return client_from_settings(
+            client_settings(target, self.settings),
+            target=(target.mode, target.base_url, target.api_key),
             logger=_log,
         )
 

@@ -63,6 +63,7 @@ MAX_LISTS_PAGE = 100
 _UPDATABLE = frozenset({"name", "description", "folder_id"})
 
 _M = TypeVar("_M", bound=Model)
+_Page = TypeVar("_Page")
 
 
 class CleanlistClient(ApiTransport):
@@ -89,7 +90,7 @@ class CleanlistClient(ApiTransport):
             lambda query: self._call(operation, "GET", path, params=query),
             path,
             params,
-            model,
+            model.from_json,
             items,
         )
 
@@ -178,6 +179,32 @@ class CleanlistClient(ApiTransport):
             LeadsPage,
             _count_leads,
         )
+
+    def iter_lead_pages_decoded(
+        self,
+        list_id: str,
+        decode: Callable[[bytes], _Page | None],
+        page_size: int = MAX_LEADS_PAGE,
+    ) -> Iterator[_Page | LeadsPage]:
+        """``iter_lead_pages`` with each page's raw body handed to ``decode`` first.
+
+        For columnar writers: ``decode(body)`` (e.g. ``pyarrow.json.read_json``, which runs in C++
+        without the GIL) returns a page object with ``cursor`` and ``total`` attributes and a
+        length (its leads), or None when it cannot take the body as it is; that body is then
+        decoded and checked exactly as ``iter_lead_pages`` does (same ``LeadsPage``, same
+        ``ResponseShapeError``). Retries, the rate limiter, the body size cap and the cursor
+        guards are those of every other call: the same request path and ``paginate``.
+        """
+        check_page_size(page_size, MAX_LEADS_PAGE)
+        path = f"{self._list_path(list_id)}/leads"
+
+        def fetch(query: Mapping[str, Any]) -> Any:
+            return self._call("list_leads", "GET", path, params=query, fast_decode=decode)
+
+        def parse(data: Any) -> _Page | LeadsPage:
+            return LeadsPage.from_json(data) if isinstance(data, dict) else data
+
+        return paginate(fetch, path, {"limit": page_size}, parse, _count_any_leads)
 
     def iter_leads(self, list_id: str, page_size: int = MAX_LEADS_PAGE) -> Iterator[Lead]:
         """Every lead of a list, page after page."""
@@ -426,6 +453,10 @@ def _count_lists(page: ListsPage) -> int:
 
 def _count_leads(page: LeadsPage) -> int:
     return len(page.leads)
+
+
+def _count_any_leads(page: Any) -> int:
+    return len(page.leads) if isinstance(page, LeadsPage) else len(page)
 
 
 def _as_id_list(ids: Iterable[str], what: str) -> list[str]:

@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from cleanlist_pipeline.api.errors import PaginationError
-from cleanlist_pipeline.api.models import Model
 
 __all__ = ["EXTRA_PAGES", "MAX_EMPTY_PAGES_IN_ROW", "check_page_size", "paginate"]
 
-_M = TypeVar("_M", bound=Model)
+_P = TypeVar("_P")
 
 #: Pages followed beyond ``ceil(total / limit)`` before giving up (at least this many, or 5 % of
 #: the expected pages): room for leads added while the list is paged and for short pages.
@@ -35,12 +34,14 @@ def paginate(
     fetch: Callable[[Mapping[str, Any]], Any],
     path: str,
     params: Mapping[str, Any],
-    model: type[_M],
-    items: Callable[[_M], int],
-) -> Iterator[_M]:
-    """Pages of ``model`` from ``fetch(query)`` (one GET of ``path``), until the cursor runs out.
+    parse: Callable[[Any], _P],
+    items: Callable[[_P], int],
+) -> Iterator[_P]:
+    """Pages ``parse(fetch(query))`` (one GET of ``path`` each), until the cursor runs out.
 
-    ``items(page)`` is the number of entries on a page; ``params["limit"]`` is the page size.
+    ``parse`` is usually a model's ``from_json``; any page with ``cursor`` and ``total``
+    attributes will do (the snapshot's Arrow pages). ``items(page)`` is the number of entries on
+    a page; ``params["limit"]`` is the page size.
     """
     seen: set[str] = set()
     cursor: str | None = None
@@ -52,7 +53,7 @@ def paginate(
         query = dict(params)
         if cursor is not None:
             query["cursor"] = cursor
-        page = model.from_json(fetch(query))
+        page = parse(fetch(query))
         pages += 1
         yield page
         next_cursor = page.cursor  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -165,8 +165,13 @@ class ApiTransport:
         body: Any = None,
         has_idempotency_key: bool = False,
         hint: Mapping[str, str] | None = None,
+        fast_decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        """Send one logical call with rate limiting and the retry policy; return decoded JSON."""
+        """Send one logical call with rate limiting and the retry policy; return decoded JSON.
+
+        ``fast_decode(body)`` of a successful answer is returned instead when it is not None
+        (e.g. a page parsed straight to Arrow); None means "decode as usual", errors included.
+        """
         if self._closed:
             raise RuntimeError(
                 "this CleanlistClient is closed (its `with` block or the Dagster run ended); "
@@ -236,7 +241,7 @@ class ApiTransport:
             with attempt:
                 try:
                     return self._send_once(
-                        operation, method, path, params, body, hint, failures + 1
+                        operation, method, path, params, body, hint, failures + 1, fast_decode
                     )
                 except APIError as err:
                     err.after_uncertain_attempt = maybe_ran
@@ -252,6 +257,7 @@ class ApiTransport:
         body: Any,
         hint: Mapping[str, str] | None,
         attempt: int,
+        fast_decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         if self.limiter is not None:
             waited = self.limiter.acquire()
@@ -351,6 +357,10 @@ class ApiTransport:
                 response.headers.get("x-request-id"),
                 attempt,
             )
+        if fast_decode is not None:
+            decoded = fast_decode(content)
+            if decoded is not None:
+                return decoded
         try:
             data = _loads(content)
         except (ValueError, RecursionError) as exc:

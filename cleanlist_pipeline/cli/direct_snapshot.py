@@ -3,21 +3,24 @@
 A snapshot needs no orchestration: one list, paged and written. Run through Dagster it paid for
 the import of Dagster and the instance (~1.5-4 s on 2 shared cores) and ~100 MB of memory before
 the first page (1,000,000 leads: 0.49x the speed of a bare ``httpx`` + ``orjson`` loop, 291 MB;
-this path: 0.60x, 197 MB — benchmarks/RESULTS.md, issue #12). Here the command imports only the
+this path: 0.92-1.03x, 186 MB — benchmarks/RESULTS.md, issue #12). Here the command imports only the
 client, the storage layer and pyarrow, and:
 
-* a prefetch thread (``list_snapshot.prefetch``) fetches and decodes page n+1 while page n is
-  converted; the client's own pagination (repeated-cursor and runaway guards) drives it;
-* the rows go to Arrow as decoded (plain dicts, no ``Lead`` object per row) and out as row groups
-  as they fill (``storage.write_leads_snapshot``: deduplicated by ``lead_id``, typed, atomic,
-  compressed), so memory stays flat in the list's size.
+* a prefetch thread (``list_snapshot.prefetch``) fetches the pages through the client's own
+  pagination (retries, limiter, body cap, repeated-cursor and runaway guards), reading each
+  page's cursor from the end of its raw body so the next request goes out at once;
+* this thread decodes each body straight to Arrow columns (``storage.json_pages``:
+  ``pyarrow.json`` in C++, without the GIL, while the server works on the next page; no dict or
+  ``Lead`` object per row), checking the cursor read ahead against the decoded page;
+* the columns go out as row groups as they fill (``storage.write_leads_snapshot``: deduplicated
+  by ``lead_id``, typed, atomic, compressed), so memory stays flat in the list's size.
 
 The file is the same one the ``leads_snapshot`` asset writes (same layout, schema and writer);
 what this path does not do is record a materialization on the Dagster instance — ``--record``
-runs the asset instead (see ``commands.snapshot``). The client is configured exactly as the
-Dagster resource configures it (``CleanlistResource._new_client``): same timeouts, retries,
-rate-limit budget file and idempotency namespace, so a CLI snapshot and a running pipeline
-share one request budget.
+runs the asset instead (see ``commands.snapshot``). The client is built as the Dagster resource
+and the Airflow hook build theirs (``client_factory.client_from_settings``): same timeouts,
+retries, rate-limit budget file and idempotency namespace, so a CLI snapshot and a running
+pipeline share one request budget.
 """
 
 from __future__ import annotations
@@ -26,75 +29,31 @@ import importlib.abc
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cleanlist_pipeline import contract
-from cleanlist_pipeline.settings import Settings, default_state_dir
+from cleanlist_pipeline.settings import Settings
 
-__all__ = ["client_for", "snapshot_direct"]
+__all__ = ["snapshot_direct"]
 
-#: What the Dagster resource uses against the embedded sandbox (its limits are off; ours stays
-#: on, the same code path, but never binds) — ``dagster_layer.resources.EMBEDDED_RATE_LIMIT``.
-EMBEDDED_RATE_LIMIT = 100_000
 #: Pages between two progress updates (a terminal bar redraws on each one, ~0.1 s a page apart).
 PROGRESS_EVERY_PAGES = 20
 
 
-def client_for(settings: Settings) -> Any:
-    """A ``CleanlistClient`` for ``settings``, configured as the Dagster resource's clients are
-    (the caller closes it). Without an API key it talks to the embedded sandbox."""
-    import httpx
+def _pages(client: Any, list_id: str, progress: Any) -> Iterator[Any]:
+    """The list's pages (``list_snapshot.lead_pages``), counted into ``progress`` (in the fetch
+    thread)."""
+    from cleanlist_pipeline.list_snapshot import lead_pages
 
-    from cleanlist_pipeline.api.client import CleanlistClient
-    from cleanlist_pipeline.api.ratelimit import RateLimitConfig
-    from cleanlist_pipeline.api.retry import RetryPolicy
-
-    state_dir = Path(settings.state_dir or default_state_dir({}))
-    per_key, per_org = settings.rate_limit_per_key, settings.rate_limit_per_org
-    if settings.embedded:
-        from cleanlist_pipeline.sandbox.embedded import EMBEDDED_API_KEY, ensure_embedded_sandbox
-
-        server = ensure_embedded_sandbox(state_dir, enrich_seconds=settings.sandbox_enrich_seconds)
-        key, base_url = EMBEDDED_API_KEY, server.origin + contract.V1_PREFIX
-        per_key = per_org = EMBEDDED_RATE_LIMIT if per_key > 0 and per_org > 0 else 0
-    else:
-        key, base_url = str(settings.api_key), settings.api_base_url
-    rate_limit = None
-    if per_key > 0 and per_org > 0:
-        rate_limit = RateLimitConfig(
-            per_key=per_key,
-            per_org=per_org,
-            window_seconds=settings.rate_limit_window_seconds,
-            safety_margin=settings.rate_limit_safety_margin,
-            backend=settings.rate_limit_backend,
-            db_path=settings.rate_limit_db_path or str(state_dir / "cleanlist-ratelimit.sqlite"),
-            redis_url=settings.redis_url,
-            org_id=settings.org_id,
-        )
-    return CleanlistClient(
-        key,
-        base_url,
-        timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
-        retry=RetryPolicy(
-            max_attempts=settings.max_attempts,
-            max_total_wait=settings.max_total_retry_wait_seconds,
-        ),
-        rate_limit=rate_limit,
-        idempotency_namespace=settings.namespace,
-    )
-
-
-def _pages(client: Any, list_id: str, progress: Any) -> Iterator[Sequence[Any]]:
-    """The list's pages as received (dicts), counted into ``progress`` (in the fetch thread)."""
     n = 0
-    for n, page in enumerate(client.iter_lead_pages(list_id, contract.LEADS_PAGE_SIZE_MAX), 1):
+    for n, page in enumerate(lead_pages(client, list_id), 1):
         if progress is not None and n % PROGRESS_EVERY_PAGES == 0:
             progress.update(n)
-        yield page.leads.raw
+        yield page
     if progress is not None:
         progress.update(n)
 
@@ -107,16 +66,19 @@ def snapshot_direct(settings: Settings, list_id: str, *, progress: Any = None) -
     failure (e.g. ``NotFoundError`` for a list the key cannot see); the earlier same-day file
     then stays as it was.
     """
-    from cleanlist_pipeline.list_snapshot import PREFETCH_PAGES, prefetch
+    from cleanlist_pipeline.client_factory import client_from_settings
+    from cleanlist_pipeline.list_snapshot import PREFETCH_PAGES, decoded_pages, prefetch
     from cleanlist_pipeline.storage import write_leads_snapshot
 
     started = time.perf_counter()
-    with _pyarrow_without_pandas(), client_for(settings) as client:
+    with _pyarrow_without_pandas(), client_from_settings(settings) as client:
         expected = client.get_list(list_id).lead_count
         if progress is not None:
             progress.update(0, total=max(1, math.ceil(expected / contract.LEADS_PAGE_SIZE_MAX)))
         result = write_leads_snapshot(
-            prefetch(_pages(client, list_id, progress), depth=PREFETCH_PAGES),
+            decoded_pages(
+                prefetch(_pages(client, list_id, progress), depth=PREFETCH_PAGES), list_id
+            ),
             settings.data_dir,
             list_id,
             datetime.now(UTC),

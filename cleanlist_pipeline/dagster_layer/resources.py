@@ -30,17 +30,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import dagster as dg
-import httpx
 from pydantic import Field, PrivateAttr
 
 from cleanlist_pipeline import contract
 from cleanlist_pipeline.api.client import CleanlistClient
-from cleanlist_pipeline.api.ratelimit import RateLimitConfig
-from cleanlist_pipeline.api.retry import RetryPolicy
+from cleanlist_pipeline.client_factory import (
+    EMBEDDED_RATE_LIMIT,
+    client_from_settings,
+    embedded_target,
+)
 from cleanlist_pipeline.settings import (
     MODE_API,
     MODE_EMBEDDED,
@@ -58,8 +59,6 @@ __all__ = [
     "cleanlist_resource_from_env",
 ]
 
-#: The embedded sandbox has its limits off; ours stays on (same code path) but never binds.
-EMBEDDED_RATE_LIMIT = 100_000
 
 _logger = logging.getLogger("cleanlist_pipeline.api")
 
@@ -289,55 +288,53 @@ class CleanlistResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def _new_client(self, close_on_exit: bool = True) -> CleanlistClient:
         mode, base_url, key = self._target()
         log = _PrefixedLogger(_logger, {"prefix": f"[cleanlist {mode}]"})
-        client = CleanlistClient(
-            key,
-            base_url,
-            timeout=httpx.Timeout(self.timeout_seconds, connect=self.connect_timeout_seconds),
-            retry=RetryPolicy(
-                max_attempts=self.max_attempts,
-                max_total_wait=self.max_total_retry_wait_seconds,
-            ),
-            rate_limit=self._rate_limit_config(mode),
-            idempotency_namespace=self.idempotency_namespace,
+        client = client_from_settings(
+            self._client_settings(),
+            target=(mode, base_url, key),
             logger=log,
             close_on_exit=close_on_exit,
         )
         log.debug("client ready: %s", _describe(mode, base_url))
         return client
 
-    def _state_dir(self) -> Path:
-        return Path(self._deployment().state_dir or default_state_dir({}))
-
-    def _rate_limit_config(self, mode: str) -> RateLimitConfig | None:
-        if self.rate_limit_per_key <= 0 or self.rate_limit_per_org <= 0:
-            return None
-        per_key, per_org = self.rate_limit_per_key, self.rate_limit_per_org
-        if mode == MODE_EMBEDDED:
-            per_key = per_org = EMBEDDED_RATE_LIMIT
+    def _client_settings(self) -> Settings:
+        """This run's client configuration (run config over the deployment's) as ``Settings``."""
+        limited = self.rate_limit_per_key > 0 and self.rate_limit_per_org > 0
         backend = self.rate_limit_backend
         if backend not in ("sqlite", "redis", "memory"):
-            raise dg.DagsterInvalidConfigError(
-                f"rate_limit_backend must be sqlite, redis or memory, not {backend!r}", [], None
-            )
-        return RateLimitConfig(
-            per_key=per_key,
-            per_org=per_org,
-            window_seconds=self.rate_limit_window_seconds,
-            safety_margin=self.rate_limit_safety_margin,
-            backend=backend,  # type: ignore[arg-type]
-            db_path=self.rate_limit_db_path
-            or str(self._state_dir() / "cleanlist-ratelimit.sqlite"),
-            redis_url=_resolve(self.redis_url) or self._deployment().redis_url,
+            if limited:
+                raise dg.DagsterInvalidConfigError(
+                    f"rate_limit_backend must be sqlite, redis or memory, not {backend!r}", [], None
+                )
+            backend = "sqlite"  # no limiter: the backend is never used
+        deployment = self._deployment()
+        return Settings(
+            timeout_seconds=self.timeout_seconds,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            max_attempts=self.max_attempts,
+            max_total_retry_wait_seconds=self.max_total_retry_wait_seconds,
+            rate_limit_per_key=self.rate_limit_per_key,
+            rate_limit_per_org=self.rate_limit_per_org,
+            rate_limit_window_seconds=self.rate_limit_window_seconds,
+            rate_limit_safety_margin=self.rate_limit_safety_margin,
+            rate_limit_backend=backend,  # type: ignore[arg-type]
+            rate_limit_db_path=self.rate_limit_db_path,
+            redis_url=_resolve(self.redis_url) or deployment.redis_url,
             org_id=self.org_id,
+            namespace=self.idempotency_namespace,
+            state_dir=deployment.state_dir or None,
+            sandbox_enrich_seconds=deployment.sandbox_enrich_seconds,
         )
 
     def _embedded_target(self) -> tuple[str, str]:
-        from cleanlist_pipeline.sandbox.embedded import EMBEDDED_API_KEY, ensure_embedded_sandbox
-
-        server = ensure_embedded_sandbox(
-            self._state_dir(), enrich_seconds=self._deployment().sandbox_enrich_seconds
+        deployment = self._deployment()
+        _, base_url, key = embedded_target(
+            Settings(
+                state_dir=deployment.state_dir or None,
+                sandbox_enrich_seconds=deployment.sandbox_enrich_seconds,
+            )
         )
-        return server.origin + contract.V1_PREFIX, EMBEDDED_API_KEY
+        return base_url, key
 
 
 def _describe(mode: str, base_url: str) -> str:

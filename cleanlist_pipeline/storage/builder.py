@@ -1,7 +1,8 @@
 """Pages of leads → deduplicated Arrow row groups → an open ``ParquetWriter``.
 
 The per-page work (one struct ``pa.array`` over the page's dicts, hashing ids) costs ~1.2 µs per
-lead; a row group is deduplicated and encoded once ``row_group_rows`` leads are pending (encoding
+lead; a page decoded from JSON to Arrow already (``json_pages.ArrowLeadsPage``, what the snapshot
+paths hand over) only has its ids hashed. A row group is deduplicated and encoded once ``row_group_rows`` leads are pending (encoding
 ~0.6 µs per lead, without the GIL), so memory holds at most one row group of compact Arrow arrays
 plus the page in hand.
 
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cleanlist_pipeline.storage.dedupe import Hashes, LeadIdDeduper, hash_ids
+from cleanlist_pipeline.storage.json_pages import ArrowLeadsPage
 from cleanlist_pipeline.storage.rows import (
     dict_rows_to_arrow,
     make_column_getter,
@@ -66,20 +68,35 @@ class LeadRowGroupBuilder:
         self.providers: dict[str, int] = {}
 
     def add_page(self, page: Any) -> None:
-        """Queue one page's rows; deduplicates and writes a row group once enough are queued."""
+        """Queue one page's rows; deduplicates and writes a row group once enough are queued.
+
+        ``page`` is a list of leads (dicts or objects), a ``LeadsPage``, or an
+        ``ArrowLeadsPage`` (columns already decoded by ``json_pages.decode_leads_page``).
+        """
         self.pages += 1
+        ids: Iterable[Any]
+        if isinstance(page, ArrowLeadsPage):  # decoded from JSON by pyarrow: typed already
+            arrays = page.arrays
+            n = len(page)
+            if n == 0:
+                return
+            ids = arrays[0].to_pylist()
+            self._queue(arrays, ids, n)
+            return
         rows = page_rows(page)
         n = len(rows)
         if n == 0:
             return
         arrays = dict_rows_to_arrow(rows, _LEAD_STRUCT)
-        ids: Iterable[Any]
         if arrays is None:
             columns = _lead_columns(rows)
             arrays = to_arrow_columns(columns, LEAD_FIELDS, _STRING_TYPES)
             ids = columns[0]
         else:
             ids = map(_LEAD_ID, rows)  # every row has one: a missing key is null, refused below
+        self._queue(arrays, ids, n)
+
+    def _queue(self, arrays: list[pa.Array], ids: Iterable[Any], n: int) -> None:
         if arrays[0].null_count:
             raise ValueError(f"page {self.pages} holds a lead without lead_id")
         self._hashes.append(hash_ids(ids, n))
