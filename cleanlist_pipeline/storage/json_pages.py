@@ -73,6 +73,8 @@ def decode_leads_page(body: bytes) -> ArrowLeadsPage | None:
     try:
         table = pj.read_json(pa.py_buffer(body), read_options=options, parse_options=_PARSE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+        # not exactly the page envelope Arrow can type: the client's model path decodes it and
+        # raises its own ResponseShapeError when it is malformed (nothing is guessed here)
         return None
     if table.num_rows != 1:
         return None

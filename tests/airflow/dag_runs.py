@@ -29,8 +29,8 @@ def run_dag(**kwargs: Any) -> Any:
     return dag.test(**kwargs)
 
 
-def task_states(dag_run: Any) -> dict[str, str]:
-    """``{task_id[map_index]: state}`` of one run, from the metadata DB."""
+def _task_instances(dag_run: Any) -> dict[str, tuple[str, int]]:
+    """``{task_id[map_index]: (state, try_number)}`` of one run, from the metadata DB."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
@@ -41,26 +41,22 @@ def task_states(dag_run: Any) -> dict[str, str]:
             .all()
         )
         return {
-            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
+            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): (
+                str(ti.state),
+                int(ti.try_number),
+            )
             for ti in tis
         }
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    """``{task_id[map_index]: state}`` of one run."""
+    return {name: state for name, (state, _) in _task_instances(dag_run).items()}
 
 
 def task_tries(dag_run: Any) -> dict[str, int]:
     """``{task_id[map_index]: try_number}`` of one run."""
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        tis = (
-            session.query(TaskInstance)
-            .filter(TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id)
-            .all()
-        )
-        return {
-            ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): int(ti.try_number)
-            for ti in tis
-        }
+    return {name: tries for name, (_, tries) in _task_instances(dag_run).items()}
 
 
 def xcom_value(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:

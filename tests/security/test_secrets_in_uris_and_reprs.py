@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -25,6 +24,7 @@ from cleanlist_pipeline.drop_scan import scan_drops
 from cleanlist_pipeline.settings import Settings, settings_from_env
 from cleanlist_pipeline.storage import read_snapshot, write_leads_snapshot
 from cleanlist_pipeline.uris import UnsafeURIError
+from tests.moto_s3 import moto_s3
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-canary"
 ACCESS = "AKIACANARY0000000000"
@@ -121,26 +121,8 @@ def test_the_setting_reaches_the_definitions() -> None:
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[tuple[str, int]]:
     """A moto S3 server on 127.0.0.1 with bucket ``plain``; yields (host, port)."""
-    from moto.server import ThreadedMotoServer
-
-    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="plain")
-        yield host, port
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with moto_s3("plain") as endpoint:
+        yield endpoint
 
 
 def test_allow_insecure_object_store_lets_a_named_http_endpoint_through(

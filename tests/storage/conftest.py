@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -10,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.moto_s3 import moto_s3
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,27 +68,6 @@ def root(tmp_path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
-    """A moto S3 server on a loopback port; yields its ``host:port``; stopped afterwards."""
-    # moto[server] is a dev dependency (moto ≥ 5.2.5: 5.2.1 answers pyarrow's
-    # CompleteMultipartUpload with a wrong XML root, getmoto/moto#10055).
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="snapshots")
+    """A moto S3 server on a loopback port with bucket ``snapshots``; yields its ``host:port``."""
+    with moto_s3("snapshots") as (host, port):
         yield f"{host}:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
+from cleanlist_pipeline import spend_rules
 from cleanlist_pipeline.api import errors as api_errors
 from cleanlist_pipeline.contract import CSV_IMPORT_MAX_BYTES, UNIT_COSTS
 from cleanlist_pipeline.dagster_layer.backfill import reserve_backfill_credits
@@ -42,12 +43,7 @@ from cleanlist_pipeline.dagster_layer.drops import DropFile, resolve_drop
 from cleanlist_pipeline.dagster_layer.ledger import LedgerEntry
 from cleanlist_pipeline.dagster_layer.ledger_codec import decode_hashes, encode_hashes
 from cleanlist_pipeline.dagster_layer.resources import CleanlistResource
-from cleanlist_pipeline.dagster_layer.spend import (
-    SpendGuardError,
-    guard_import_estimate,
-    quote_needed,
-    without_quote,
-)
+from cleanlist_pipeline.dagster_layer.spend import spend_guarded
 from cleanlist_pipeline.dropstore import LocalDrop, local_drop, publish_rejects, rejects_target
 from cleanlist_pipeline.ingest import ImportPlan, IngestError, RejectedRecord
 from cleanlist_pipeline.settings import Settings
@@ -128,7 +124,7 @@ def plan_drop(
             known = {c.index: known_pieces(imported, ctx, c) for c in plan.chunks}
             rows_to_send = sum(c.rows for c in plan.chunks if known[c.index] is None)
             credits_estimated, budget = 0.0, None
-            if quote_needed(dispatch=dispatch, rows=rows_to_send):
+            if spend_rules.quote_needed(dispatch=dispatch, rows=rows_to_send):
                 credits_estimated, budget = _spend_guard(
                     context,
                     settings,
@@ -302,22 +298,23 @@ def _spend_guard(
     route), ``spend_rules`` decides: no ``max_credits`` → a warning (added to ``warnings``) and
     (0, None), the import dispatching unquoted; ``max_credits`` → a refusal.
     """
+
+    def refused(description: str) -> None:
+        if backfill_id:
+            stop_backfill(context, settings, backfill_id, description or "spend guard")
+
     try:
         estimate = client.estimate_cost(
             "bulk_import_csv", row_count=rows, enrichment_type=enrichment_type
         )
     except api_errors.APIError as exc:
-        try:
-            warning = without_quote(
+        with spend_guarded(refused):
+            warning = spend_rules.without_quote(
                 exc,
                 tool="bulk_import_csv",
                 max_credits=max_credits,
                 action=f"{enrichment_type} enrichment of {rows:,} rows",
             )
-        except SpendGuardError as refusal:
-            if backfill_id:
-                stop_backfill(context, settings, backfill_id, refusal.description or "spend guard")
-            raise
         if warning is None:
             stop_backfill_if_needed(context, settings, backfill_id, exc)
             raise api_failure(exc, "The credit estimate (spend guard)") from exc
@@ -328,8 +325,8 @@ def _spend_guard(
     def reserve(cost: float, budget: float) -> tuple[bool, float]:
         return reserve_backfill_credits(context.instance, settings, str(backfill_id), cost, budget)
 
-    try:
-        verdict = guard_import_estimate(
+    with spend_guarded(refused):
+        verdict = spend_rules.guard_import_estimate(
             estimate,
             enrichment_type=enrichment_type,
             rows=rows,
@@ -337,10 +334,6 @@ def _spend_guard(
             backfill_id=backfill_id,
             reserve=reserve,
         )
-    except SpendGuardError as exc:
-        if backfill_id:
-            stop_backfill(context, settings, backfill_id, exc.description or "spend guard")
-        raise
     return verdict.cost, verdict.budget
 
 

@@ -20,7 +20,7 @@ from cleanlist_pipeline.dagster_layer.attributes import api_asset_attributes
 from cleanlist_pipeline.dagster_layer.enrichment.events import EVENT
 from cleanlist_pipeline.dagster_layer.resources import cleanlist_of
 from cleanlist_pipeline.dagster_layer.snapshots import lists_partitions
-from cleanlist_pipeline.dagster_layer.spend import SpendGuardError
+from cleanlist_pipeline.dagster_layer.spend import SpendGuardError, spend_guarded
 from cleanlist_pipeline.dagster_layer.step_retry import (
     fail_fast_on_permanent_errors,
 )
@@ -32,7 +32,6 @@ from cleanlist_pipeline.enrich_dispatch import (
     needs_enrichment,
 )
 from cleanlist_pipeline.settings import Settings
-from cleanlist_pipeline.spend_rules import SpendRuleError
 
 __all__ = [
     "EnrichConfig",
@@ -61,9 +60,8 @@ class EnrichConfig(dg.Config):
 def _as_step_failures() -> Iterator[None]:
     """The orchestrator-free refusals of ``enrich_dispatch`` as failures without retries."""
     try:
-        yield
-    except SpendRuleError as exc:
-        raise SpendGuardError(description=exc.description, metadata=exc.metadata or None) from exc
+        with spend_guarded():
+            yield
     except MissingCohortError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
 
